@@ -1,0 +1,36 @@
+# durascribe — run `make help` for the targets.
+GO      ?= go
+PKGS    ?= ./...
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/durascribe/durascribe/internal/cli.Version=$(VERSION)
+
+.PHONY: help build test test-short lint bench demo fmt clean
+
+help: ## show this help
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build ./durascribe (CGO-free)
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o durascribe ./cmd/durascribe
+
+test: ## the full test suite with the race detector (set DURASCRIBE_TEST_PG_URL to include PostgreSQL)
+	$(GO) test -race -timeout 20m $(PKGS)
+
+test-short: ## quick tests without the race detector
+	$(GO) test -short $(PKGS)
+
+lint: ## gofmt, go vet and golangci-lint (depguard enforces the import arrows)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet $(PKGS)
+	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0 run
+
+bench: ## benchmarks (figures recorded in docs/benchmarks.md)
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+demo: build ## transcribe the sample corpus against the built-in emulator (no API key, no network)
+	./durascribe transcribe --emulator --db /tmp/durascribe-demo.db --out /tmp/durascribe-demo testdata/audio
+
+fmt: ## format the code
+	gofmt -w $$(git ls-files '*.go')
+
+clean: ## remove build outputs
+	rm -f durascribe
