@@ -65,8 +65,12 @@ func (c *Client) ListTranscripts(ctx context.Context, p ListParams) (*Transcript
 // the API key is never sent elsewhere.
 func (c *Client) ListTranscriptsPage(ctx context.Context, pageURL string) (*TranscriptList, error) {
 	u, err := url.Parse(pageURL)
-	if err != nil || u.Scheme != c.base.Scheme || u.Host != c.base.Host || u.Path != EndpointTranscripts || u.User != nil {
-		return nil, fmt.Errorf("list transcripts: %w: %q", ErrForeignPageURL, pageURL)
+	if err != nil {
+		return nil, fmt.Errorf("list transcripts: %w: unparsable url", ErrForeignPageURL)
+	}
+	if u.Scheme != c.base.Scheme || u.Host != c.base.Host || u.Path != EndpointTranscripts || u.User != nil {
+		// Name only the origin and path: the query may carry secrets.
+		return nil, fmt.Errorf("list transcripts: %w: %s://%s%s", ErrForeignPageURL, u.Scheme, u.Host, u.Path)
 	}
 	return c.list(ctx, u.Query())
 }
