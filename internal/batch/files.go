@@ -1,0 +1,326 @@
+package batch
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/durascribe/durascribe/transcribe"
+)
+
+// State is where a file is in its life. Only done and failed are terminal.
+type State string
+
+// The file states.
+const (
+	StatePending State = "pending" // queued, nothing sent yet
+	StateWorking State = "working" // at least one stage started
+	StateDone    State = "done"    // transcript completed and stored
+	StateFailed  State = "failed"  // permanent failure; Reason says why
+)
+
+// Input is one thing to transcribe, as resolved from the command line.
+type Input struct {
+	// Key identifies the input across runs: absolute path + size + mtime for
+	// local files (so an edited file is a new input), the URL otherwise.
+	Key string
+	// Source is the absolute local path or the http(s) URL.
+	Source string
+	// OutName is the output path relative to --out, without extension.
+	OutName string
+	// Params is the JSON of the transcript parameters (without audio_url).
+	Params json.RawMessage
+}
+
+// File is one input and its durable progress.
+type File struct {
+	ID           int64                 `json:"id"`
+	InputKey     string                `json:"input_key"`
+	Source       string                `json:"source"`
+	OutName      string                `json:"out_name"`
+	Params       json.RawMessage       `json:"params,omitempty"`
+	Gen          int64                 `json:"gen"`
+	State        State                 `json:"state"`
+	Stage        transcribe.Stage      `json:"stage,omitempty"`
+	Checkpoint   transcribe.Checkpoint `json:"checkpoint"`
+	Preflight    json.RawMessage       `json:"preflight,omitempty"`
+	TranscriptID string                `json:"transcript_id,omitempty"`
+	LastError    string                `json:"last_error,omitempty"`
+	Reason       string                `json:"reason,omitempty"`
+	Transcript   json.RawMessage       `json:"-"`
+	CreatedAt    time.Time             `json:"created_at"`
+	UpdatedAt    time.Time             `json:"updated_at"`
+	StartedAt    time.Time             `json:"started_at,omitzero"`
+	FinishedAt   time.Time             `json:"finished_at,omitzero"`
+}
+
+const fileColumns = `id, input_key, source, out_name, params, gen, state, stage, checkpoint, preflight,
+	transcript_id, last_error, reason, transcript, created_at, updated_at, started_at, finished_at`
+
+func scanFile(row interface{ Scan(...any) error }) (*File, error) {
+	var (
+		f                                   File
+		params, cp, pre, tr                 string
+		created, updated, started, finished string
+	)
+	if err := row.Scan(&f.ID, &f.InputKey, &f.Source, &f.OutName, &params, &f.Gen, &f.State, &f.Stage, &cp, &pre,
+		&f.TranscriptID, &f.LastError, &f.Reason, &tr, &created, &updated, &started, &finished); err != nil {
+		return nil, err
+	}
+	if params != "" {
+		f.Params = json.RawMessage(params)
+	}
+	if pre != "" {
+		f.Preflight = json.RawMessage(pre)
+	}
+	if tr != "" {
+		f.Transcript = json.RawMessage(tr)
+	}
+	if cp != "" {
+		if err := json.Unmarshal([]byte(cp), &f.Checkpoint); err != nil {
+			return nil, fmt.Errorf("decode checkpoint of file %d: %w", f.ID, err)
+		}
+	}
+	f.CreatedAt, f.UpdatedAt = parseTime(created), parseTime(updated)
+	f.StartedAt, f.FinishedAt = parseTime(started), parseTime(finished)
+	return &f, nil
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func parseTime(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+// addFiles records inputs (existing keys are left as they are) and returns
+// the rows of all of them, in input order, and how many were new.
+func (s *Store) addFiles(ctx context.Context, inputs []Input, now time.Time) ([]*File, int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, 0, fmt.Errorf("begin: %w", err)
+	}
+	added := 0
+	defer tx.Rollback() //nolint:errcheck // no-op after commit
+	ts := formatTime(now)
+	for _, in := range inputs {
+		params := string(in.Params)
+		if params == "" {
+			params = "{}"
+		}
+		cp, _ := json.Marshal(transcribe.Checkpoint{Source: in.Source})
+		res, err := tx.ExecContext(ctx, `INSERT INTO durascribe_file
+			(input_key, source, out_name, params, checkpoint, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (input_key) DO NOTHING`,
+			in.Key, in.Source, in.OutName, params, string(cp), ts)
+		if err != nil {
+			return nil, 0, fmt.Errorf("insert file: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			added++
+		}
+	}
+	files := make([]*File, 0, len(inputs))
+	for _, in := range inputs {
+		f, err := scanFile(tx.QueryRowContext(ctx, `SELECT `+fileColumns+` FROM durascribe_file WHERE input_key = $1`, in.Key))
+		if err != nil {
+			return nil, 0, fmt.Errorf("read file: %w", err)
+		}
+		files = append(files, f)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, 0, fmt.Errorf("commit: %w", err)
+	}
+	return files, added, nil
+}
+
+// File returns one file by id.
+func (s *Store) File(ctx context.Context, id int64) (*File, error) {
+	f, err := scanFile(s.db.QueryRowContext(ctx, `SELECT `+fileColumns+` FROM durascribe_file WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("get file %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get file %d: %w", id, err)
+	}
+	return f, nil
+}
+
+// Files lists files in the given states (all when none), oldest first.
+func (s *Store) Files(ctx context.Context, states ...State) ([]*File, error) {
+	q := `SELECT ` + fileColumns + ` FROM durascribe_file`
+	args := make([]any, 0, len(states))
+	if len(states) > 0 {
+		ph := make([]string, len(states))
+		for i, st := range states {
+			ph[i] = fmt.Sprintf("$%d", i+1)
+			args = append(args, string(st))
+		}
+		q += ` WHERE state IN (` + strings.Join(ph, ", ") + `)`
+	}
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list files: %w", err)
+	}
+	defer rows.Close()
+	var files []*File
+	for rows.Next() {
+		f, err := scanFile(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list files: %w", err)
+		}
+		files = append(files, f)
+	}
+	return files, rows.Err()
+}
+
+// errNotActive means a file is no longer pending or working (a concurrent
+// retry, or another worker finished it): the caller must stop.
+var errNotActive = errors.New("file is not active")
+
+// saveCheckpoint durably records cp for a file that is pending or working and
+// marks it working. It is a single short statement: never called inside a tx.
+func (s *Store) saveCheckpoint(ctx context.Context, id int64, cp transcribe.Checkpoint, now time.Time) error {
+	b, err := json.Marshal(cp)
+	if err != nil {
+		return fmt.Errorf("encode checkpoint: %w", err)
+	}
+	ts := formatTime(now)
+	res, err := s.db.ExecContext(ctx, `UPDATE durascribe_file SET checkpoint = $1, stage = $2, transcript_id = $3,
+		last_error = $4, state = 'working', updated_at = $5,
+		started_at = CASE WHEN started_at = '' THEN $5 ELSE started_at END
+		WHERE id = $6 AND state IN ('pending', 'working')`,
+		string(b), string(cp.Stage), cp.TranscriptID, cp.LastError, ts, id)
+	if err != nil {
+		return fmt.Errorf("save checkpoint: %w", err)
+	}
+	return checkOne(res, id)
+}
+
+// markStarted sets started_at when a file is first worked, so that the
+// overall retry limit counts from there.
+func (s *Store) markStarted(ctx context.Context, id int64, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE durascribe_file SET started_at = $1 WHERE id = $2 AND started_at = ''`,
+		formatTime(now), id)
+	if err != nil {
+		return fmt.Errorf("mark started: %w", err)
+	}
+	return nil
+}
+
+// setLastError records the error of the last attempt without changing state.
+func (s *Store) setLastError(ctx context.Context, id int64, msg string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE durascribe_file SET last_error = $1, updated_at = $2 WHERE id = $3`,
+		msg, formatTime(now), id)
+	if err != nil {
+		return fmt.Errorf("record error: %w", err)
+	}
+	return nil
+}
+
+// setPreflight records the pre-flight report (JSON) of a file.
+func (s *Store) setPreflight(ctx context.Context, id int64, report []byte) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE durascribe_file SET preflight = $1 WHERE id = $2`, string(report), id)
+	if err != nil {
+		return fmt.Errorf("record preflight: %w", err)
+	}
+	return nil
+}
+
+// markDone stores the transcript and ends the file.
+func (s *Store) markDone(ctx context.Context, id int64, cp transcribe.Checkpoint, transcript []byte, now time.Time) error {
+	b, err := json.Marshal(cp)
+	if err != nil {
+		return fmt.Errorf("encode checkpoint: %w", err)
+	}
+	ts := formatTime(now)
+	res, err := s.db.ExecContext(ctx, `UPDATE durascribe_file SET state = 'done', stage = $1, checkpoint = $2,
+		transcript_id = $3, transcript = $4, reason = '', updated_at = $5, finished_at = $5
+		WHERE id = $6 AND state IN ('pending', 'working')`,
+		string(transcribe.StageDone), string(b), cp.TranscriptID, string(transcript), ts, id)
+	if err != nil {
+		return fmt.Errorf("mark done: %w", err)
+	}
+	return checkOne(res, id)
+}
+
+// markFailed ends the file with a permanent reason.
+func (s *Store) markFailed(ctx context.Context, id int64, reason string, now time.Time) error {
+	ts := formatTime(now)
+	res, err := s.db.ExecContext(ctx, `UPDATE durascribe_file SET state = 'failed', reason = $1, updated_at = $2,
+		finished_at = $2 WHERE id = $3 AND state IN ('pending', 'working')`, reason, ts, id)
+	if err != nil {
+		return fmt.Errorf("mark failed: %w", err)
+	}
+	return checkOne(res, id)
+}
+
+// requeue makes a failed (or stuck) file pending again under a new job
+// generation. A failed transcript's id is dropped so that a new one is
+// created; the upload_url is kept (transcribe re-uploads it when too old), and
+// an unreconciled create intent is kept so it is still reconciled first.
+func (s *Store) requeue(ctx context.Context, f *File, now time.Time) (*File, error) {
+	cp := f.Checkpoint
+	if cp.TranscriptID != "" {
+		cp.TranscriptID, cp.CreatedAt, cp.Polls = "", time.Time{}, 0
+		cp.Stage = transcribe.StageCreate
+	}
+	b, err := json.Marshal(cp)
+	if err != nil {
+		return nil, fmt.Errorf("encode checkpoint: %w", err)
+	}
+	ts := formatTime(now)
+	_, err = s.db.ExecContext(ctx, `UPDATE durascribe_file SET state = 'pending', gen = gen + 1, reason = '',
+		checkpoint = $1, stage = $2, transcript_id = '', started_at = '', finished_at = '', updated_at = $3
+		WHERE id = $4`, string(b), string(cp.Stage), ts, f.ID)
+	if err != nil {
+		return nil, fmt.Errorf("requeue file %d: %w", f.ID, err)
+	}
+	return s.File(ctx, f.ID)
+}
+
+func checkOne(res sql.Result, id int64) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("update file %d: %w", id, errNotActive)
+	}
+	return nil
+}
+
+// Count is the number of files in one state and stage.
+type Count struct {
+	State State            `json:"state"`
+	Stage transcribe.Stage `json:"stage"`
+	N     int              `json:"n"`
+}
+
+// Counts returns how many files are in each state and stage.
+func (s *Store) Counts(ctx context.Context) ([]Count, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT state, stage, COUNT(*) FROM durascribe_file GROUP BY state, stage ORDER BY state, stage`)
+	if err != nil {
+		return nil, fmt.Errorf("count files: %w", err)
+	}
+	defer rows.Close()
+	var out []Count
+	for rows.Next() {
+		var c Count
+		if err := rows.Scan(&c.State, &c.Stage, &c.N); err != nil {
+			return nil, fmt.Errorf("count files: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

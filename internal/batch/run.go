@@ -1,0 +1,290 @@
+package batch
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/durascribe/durascribe/resilience"
+	"github.com/durascribe/durascribe/transcribe"
+)
+
+// Summary is the state of the store when Run returns.
+type Summary struct {
+	Progress
+	// OutputErrors counts files done in this run whose outputs could not be
+	// written (for example an existing different file without Force).
+	OutputErrors int
+}
+
+// Run works the store's queue until every file is done or failed
+// (RunConfig.UntilDone), or until ctx is cancelled (graceful stop: running
+// attempts get RunConfig.StopGrace to finish, state is saved), or until the
+// account cannot work (ErrStopRun). It returns the counts at the end.
+func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return Summary{}, err
+	}
+	r := &Runner{
+		store:   s,
+		cfg:     cfg,
+		slots:   &slots{max: cfg.Concurrency},
+		uploads: make(chan struct{}, cfg.UploadConcurrency),
+		logger:  cfg.Logger,
+		stopCh:  make(chan struct{}),
+		ended:   make(chan struct{}, 1),
+	}
+	r.tcfg = cfg.Transcribe
+	if r.tcfg.Profile.Name == "" {
+		r.tcfg.Profile, _ = resilience.LookupProfile("default")
+	}
+	r.tcfg.Profile = scaleProfile(r.tcfg.Profile, cfg.TimeScale)
+	if r.tcfg.Budget == nil {
+		r.tcfg.Budget = resilience.NewBudget(resilience.BudgetConfig{})
+	}
+	if r.tcfg.Breakers == nil {
+		bc := cfg.Breaker
+		bc.OnStateChange = r.onBreaker
+		r.tcfg.Breakers = resilience.NewBreakers(bc)
+	}
+	r.tcfg.Limiter = newRateLimiter(cfg.RequestsPerSecond, max(int(cfg.RequestsPerSecond), 1))
+	if _, err := transcribe.New(r.tcfg); err != nil {
+		return Summary{}, fmt.Errorf("run batch: %w", err)
+	}
+
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &worker{r: r})
+	client, err := s.queue.newClient(&river.Config{
+		Logger:               riverLogger(cfg.Logger),
+		Workers:              workers,
+		Queues:               map[string]river.QueueConfig{QueueName: {MaxWorkers: cfg.Concurrency + cfg.UploadConcurrency}},
+		RetryPolicy:          retryPolicy{backoff: cfg.Retry},
+		MaxAttempts:          jobMaxAttempts,
+		JobTimeout:           cfg.JobTimeout,
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		FetchCooldown:        min(100*time.Millisecond, max(r.scale(100*time.Millisecond), 10*time.Millisecond)),
+		FetchPollInterval:    min(250*time.Millisecond, max(r.scale(250*time.Millisecond), 20*time.Millisecond)),
+		SoftStopTimeout:      cfg.StopGrace,
+	})
+	if err != nil {
+		return Summary{}, fmt.Errorf("create queue client: %w", err)
+	}
+	r.client = client
+
+	// Jobs for every unfinished file (a no-op for those that have one), and
+	// the queue un-paused in case a previous run died with its breaker open.
+	if err := s.ensureJobs(ctx); err != nil {
+		return Summary{}, err
+	}
+	if q, err := client.QueueGet(ctx, QueueName); err == nil && q.PausedAt != nil {
+		if err := client.QueueResume(ctx, QueueName, nil); err != nil {
+			return Summary{}, fmt.Errorf("resume queue: %w", err)
+		}
+	}
+	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
+		return Summary{}, fmt.Errorf("start queue: %w", err)
+	}
+	runErr := r.wait(ctx)
+	r.stop(ctx)
+	sum, err := r.summary(context.WithoutCancel(ctx))
+	if err != nil && runErr == nil {
+		runErr = err
+	}
+	return sum, runErr
+}
+
+// wait blocks until the run should end and says why.
+func (r *Runner) wait(ctx context.Context) error {
+	tick := time.NewTicker(r.cfg.ProgressEvery)
+	defer tick.Stop()
+	check := time.NewTicker(max(r.scale(time.Second), 50*time.Millisecond))
+	defer check.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-r.stopCh:
+			return fmt.Errorf("%w: %w", ErrStopRun, r.stopCause)
+		case <-tick.C:
+			if r.cfg.OnProgress != nil {
+				if p, err := r.progress(ctx); err == nil {
+					r.cfg.OnProgress(p)
+				}
+			}
+			continue
+		case <-r.ended:
+		case <-check.C:
+		}
+		if !r.cfg.UntilDone {
+			continue
+		}
+		p, err := r.progress(ctx)
+		if err != nil {
+			return err
+		}
+		if p.Pending == 0 && p.Working == 0 {
+			return nil
+		}
+	}
+}
+
+// stop stops the River client: running attempts get StopGrace, then their
+// contexts are cancelled; their state is saved by the SaveFunc as they go.
+func (r *Runner) stop(ctx context.Context) {
+	r.breakerMu.Lock()
+	if r.resumeTimer != nil {
+		r.resumeTimer.Stop()
+	}
+	r.breakerMu.Unlock()
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.StopGrace+5*time.Second)
+	defer cancel()
+	if err := r.client.Stop(stopCtx); err != nil {
+		r.logger.Warn("stop queue", slog.Any("error", err))
+		_ = r.client.StopAndCancel(context.WithoutCancel(ctx))
+	}
+}
+
+// stopRun stops the whole run because the account or key cannot work.
+func (r *Runner) stopRun(err error) {
+	r.stopOnce.Do(func() {
+		r.stopping.Store(true)
+		r.stopCause = err
+		close(r.stopCh)
+	})
+}
+
+func (r *Runner) fileEnded(ctx context.Context, id int64, outputErr error) {
+	select {
+	case r.ended <- struct{}{}:
+	default:
+	}
+	if r.cfg.OnFileEnd == nil {
+		return
+	}
+	if f, err := r.store.File(ctx, id); err == nil {
+		r.cfg.OnFileEnd(f, outputErr)
+	}
+}
+
+// onEvent writes one API attempt to the attempts log.
+func (r *Runner) onEvent(ctx context.Context, fileID int64, ev transcribe.Event) {
+	err := r.store.recordAttempt(ctx, Attempt{
+		FileID: fileID, Stage: string(ev.Stage), Endpoint: ev.Endpoint, Attempt: ev.Attempt, Start: ev.Start,
+		Duration: ev.Duration, StatusCode: ev.StatusCode, Class: ev.Class, Error: ev.Error, Delay: ev.Delay,
+		RetryAfter: ev.RetryAfter, BreakerState: ev.BreakerState, TranscriptID: ev.TranscriptID,
+	})
+	if err != nil {
+		r.logger.Warn("record attempt", slog.Int64("file_id", fileID), slog.Any("error", err))
+	}
+}
+
+// onBreaker pauses the queue when the API's breaker opens, so that no worker
+// (in any process sharing the store) sends while it is open, and resumes it
+// when the open delay has passed: the first job then is the half-open probe;
+// if it fails the breaker reopens and the queue pauses again.
+func (r *Runner) onBreaker(host string, _, to resilience.BreakerState) {
+	r.breakerMu.Lock()
+	defer r.breakerMu.Unlock()
+	r.breakerState = to
+	ctx := context.Background()
+	switch to {
+	case resilience.BreakerOpen:
+		if err := r.client.QueuePause(ctx, QueueName, nil); err != nil {
+			r.logger.Warn("pause queue", slog.Any("error", err))
+		}
+		wait := r.tcfg.Breakers.For(host).RetryIn()
+		r.logger.Warn("circuit breaker open: queue paused", slog.String("host", host), slog.Duration("retry_in", wait))
+		if r.resumeTimer != nil {
+			r.resumeTimer.Stop()
+		}
+		r.resumeTimer = time.AfterFunc(wait, func() {
+			if err := r.client.QueueResume(ctx, QueueName, nil); err != nil {
+				r.logger.Warn("resume queue", slog.Any("error", err))
+			}
+		})
+	case resilience.BreakerClosed:
+		if r.resumeTimer != nil {
+			r.resumeTimer.Stop()
+		}
+		if err := r.client.QueueResume(ctx, QueueName, nil); err != nil {
+			r.logger.Warn("resume queue", slog.Any("error", err))
+		}
+	}
+}
+
+func (r *Runner) progress(ctx context.Context) (Progress, error) {
+	counts, err := r.store.Counts(ctx)
+	if err != nil {
+		return Progress{}, err
+	}
+	p := progressOf(counts)
+	r.breakerMu.Lock()
+	if r.breakerState != resilience.BreakerClosed {
+		p.Breaker = r.breakerState.String()
+	}
+	r.breakerMu.Unlock()
+	return p, nil
+}
+
+func progressOf(counts []Count) Progress {
+	var p Progress
+	for _, c := range counts {
+		switch c.State {
+		case StatePending:
+			p.Pending += c.N
+		case StateWorking:
+			p.Working += c.N
+			if c.Stage == transcribe.StageWait {
+				p.Waiting += c.N
+			}
+		case StateDone:
+			p.Done += c.N
+		case StateFailed:
+			p.Failed += c.N
+		}
+	}
+	return p
+}
+
+func (r *Runner) summary(ctx context.Context) (Summary, error) {
+	p, err := r.progress(ctx)
+	return Summary{Progress: p, OutputErrors: int(r.outputErrors.Load())}, err
+}
+
+// scaleProfile multiplies a profile's durations by f (tests and demos).
+func scaleProfile(p resilience.Profile, f float64) resilience.Profile {
+	if f == 1 || f == 0 {
+		return p
+	}
+	s := func(d time.Duration) time.Duration { return time.Duration(float64(d) * f) }
+	p.Backoff.Base, p.Backoff.Cap = s(p.Backoff.Base), s(p.Backoff.Cap)
+	p.Backoff.MaxElapsed, p.Backoff.MinDelay = s(p.Backoff.MaxElapsed), s(p.Backoff.MinDelay)
+	p.RetryAfterCap, p.PollInitial, p.PollMax = s(p.RetryAfterCap), s(p.PollInitial), s(p.PollMax)
+	return p
+}
+
+// riverLogger keeps River's own logs at warning level and above: its debug
+// lines are per job and would drown ours.
+func riverLogger(l *slog.Logger) *slog.Logger {
+	return slog.New(levelFilter{h: l.Handler(), min: slog.LevelWarn})
+}
+
+type levelFilter struct {
+	h   slog.Handler
+	min slog.Level
+}
+
+func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= f.min && f.h.Enabled(ctx, l)
+}
+func (f levelFilter) Handle(ctx context.Context, r slog.Record) error { return f.h.Handle(ctx, r) }
+func (f levelFilter) WithAttrs(a []slog.Attr) slog.Handler {
+	return levelFilter{h: f.h.WithAttrs(a), min: f.min}
+}
+func (f levelFilter) WithGroup(n string) slog.Handler {
+	return levelFilter{h: f.h.WithGroup(n), min: f.min}
+}

@@ -1,0 +1,190 @@
+package batch
+
+import (
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/durascribe/durascribe/resilience"
+	"github.com/durascribe/durascribe/transcribe"
+)
+
+// ErrStopRun is returned (wrapped with the cause) by Run when the account or
+// key cannot work (401, 403, negative balance): everything stays queued and a
+// re-run after the fix resumes.
+var ErrStopRun = errors.New("run stopped: account or API key problem")
+
+// RunConfig configures Run. A zero field means the documented default.
+type RunConfig struct {
+	// Transcribe is the per-file orchestrator's configuration (Client,
+	// Profile, Preflight, Logger...). Run sets OnEvent (the attempts log) and
+	// Limiter (the rate cap), and creates Breakers (from Breaker) and Budget
+	// when nil.
+	Transcribe transcribe.Config
+	// Breaker configures the per-host circuit breakers when
+	// Transcribe.Breakers is nil; Run adds OnStateChange to pause the queue.
+	// Defaults to resilience defaults (scaled by TimeScale).
+	Breaker resilience.BreakerConfig
+	// Output says where finished transcripts are written. Defaults to
+	// nowhere (export later).
+	Output OutputConfig
+	// Concurrency is the number of transcripts in flight at the API.
+	// Defaults to 5, the free-account limit.
+	Concurrency int
+	// UploadConcurrency is the number of uploads in flight in this process.
+	// Defaults to 2.
+	UploadConcurrency int
+	// RequestsPerSecond caps API requests of this process. Defaults to 50
+	// (15,000 per 5 minutes: 75 % of the API's 20,000, leaving room for other
+	// clients of the account).
+	RequestsPerSecond float64
+	// Retry is River's schedule after an attempt whose in-process retries
+	// were exhausted. Defaults to the "batch" profile's backoff (delays in
+	// [30 s, 60 s] growing to [30 s, 10 min], jittered), scaled by TimeScale.
+	Retry resilience.Backoff
+	// RetryFor is how long a file may keep failing transiently, from its
+	// first attempt, before it fails permanently. Defaults to 24 h.
+	RetryFor time.Duration
+	// JobTimeout bounds one attempt (an upload). Defaults to 10 min.
+	JobTimeout time.Duration
+	// RescueAfter is when a job left running by a killed process is run
+	// again. Defaults to JobTimeout + 2 min.
+	RescueAfter time.Duration
+	// TimeScale multiplies the durations of this package and of the
+	// transcribe profile (for tests and demos). Defaults to 1.
+	TimeScale float64
+	// UntilDone stops Run when no file is pending or working. Defaults to
+	// false: work until ctx is cancelled (the worker command).
+	UntilDone bool
+	// Logger receives the runner's and River's logs. Defaults to discard.
+	Logger *slog.Logger
+	// OnFileEnd is called when a file ends (done or failed) in this process,
+	// with the output error if writing outputs failed. Defaults to nil.
+	OnFileEnd func(f *File, outputErr error)
+	// OnProgress is called every ProgressEvery with the counts. Defaults to
+	// nil.
+	OnProgress func(Progress)
+	// ProgressEvery is the period of OnProgress. Defaults to 2 s.
+	ProgressEvery time.Duration
+	// StopGrace is how long a graceful stop waits for running attempts
+	// before cancelling them. Defaults to 5 s.
+	StopGrace time.Duration
+}
+
+// WithDefaults returns c with zero fields set to their defaults.
+func (c RunConfig) WithDefaults() RunConfig {
+	if c.TimeScale == 0 {
+		c.TimeScale = 1
+	}
+	scale := func(d time.Duration) time.Duration { return time.Duration(float64(d) * c.TimeScale) }
+	if c.Concurrency == 0 {
+		c.Concurrency = 5
+	}
+	if c.UploadConcurrency == 0 {
+		c.UploadConcurrency = 2
+	}
+	if c.RequestsPerSecond == 0 {
+		c.RequestsPerSecond = 50
+	}
+	if c.Retry.Base == 0 {
+		p, _ := resilience.LookupProfile("batch")
+		c.Retry = p.Backoff
+		c.Retry.Base, c.Retry.Cap, c.Retry.MinDelay = scale(c.Retry.Base), scale(c.Retry.Cap), scale(c.Retry.MinDelay)
+	}
+	if c.RetryFor == 0 {
+		c.RetryFor = 24 * time.Hour
+	}
+	if c.JobTimeout == 0 {
+		c.JobTimeout = 10 * time.Minute
+	}
+	if c.RescueAfter == 0 {
+		c.RescueAfter = c.JobTimeout + 2*time.Minute
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.ProgressEvery == 0 {
+		c.ProgressEvery = 2 * time.Second
+	}
+	if c.StopGrace == 0 {
+		c.StopGrace = 5 * time.Second
+	}
+	if c.Breaker.OpenDelay == 0 {
+		c.Breaker.OpenDelay = scale(resilience.DefaultBreakerOpenDelay)
+		c.Breaker.Window = scale(resilience.DefaultBreakerWindow)
+	}
+	c.Output = c.Output.WithDefaults()
+	return c
+}
+
+// Validate reports whether c (after WithDefaults) can run.
+func (c RunConfig) Validate() error {
+	switch {
+	case c.Transcribe.Client == nil:
+		return errors.New("run batch: config needs Transcribe.Client")
+	case c.Concurrency < 1 || c.UploadConcurrency < 1:
+		return errors.New("run batch: concurrency must be at least 1")
+	case c.RescueAfter < c.JobTimeout:
+		return errors.New("run batch: RescueAfter must not be less than JobTimeout")
+	case c.TimeScale < 0 || c.RequestsPerSecond < 0:
+		return errors.New("run batch: negative TimeScale or RequestsPerSecond")
+	}
+	return c.Output.Validate()
+}
+
+// Progress is a snapshot of the store for progress displays.
+type Progress struct {
+	Pending, Working, Done, Failed int
+	// Waiting is the number of transcripts in flight at the API.
+	Waiting int
+	// Breaker is "open" or "half-open" while the API's breaker is not closed.
+	Breaker string
+}
+
+// Total is the number of files.
+func (p Progress) Total() int { return p.Pending + p.Working + p.Done + p.Failed }
+
+// Runner works the queue of one Store. Create it with Store.Run.
+type Runner struct {
+	store   *Store
+	cfg     RunConfig
+	tcfg    transcribe.Config
+	client  riverClient
+	slots   *slots
+	uploads chan struct{}
+	logger  *slog.Logger
+
+	stopping     atomic.Bool
+	stopOnce     sync.Once
+	stopCause    error
+	stopCh       chan struct{}
+	ended        chan struct{} // a file ended: re-check UntilDone now
+	outputErrors atomic.Int64
+
+	breakerMu    sync.Mutex
+	breakerState resilience.BreakerState
+	resumeTimer  *time.Timer
+}
+
+func (r *Runner) now() time.Time { return time.Now() }
+
+func (r *Runner) scale(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * r.cfg.TimeScale)
+}
+
+// gateDelay is how long a job waits for a free slot: short (a slot frees as
+// soon as a transcript completes), jittered so waiting jobs spread out.
+func (r *Runner) gateDelay() time.Duration {
+	return r.scale(time.Duration((1 + rand.Float64()) * float64(time.Second)))
+}
+
+// pollDelay adapts the transcribe poll cadence (already time-scaled through
+// the profile) to the rate cap: polls of all transcripts in flight may use at
+// most half of it.
+func (r *Runner) pollDelay(d time.Duration) time.Duration {
+	floor := time.Duration(float64(r.cfg.Concurrency) / (r.cfg.RequestsPerSecond / 2) * float64(time.Second))
+	return max(d, floor)
+}

@@ -1,0 +1,236 @@
+package batch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/durascribe/durascribe/assemblyai"
+	"github.com/durascribe/durascribe/resilience"
+	"github.com/durascribe/durascribe/transcribe"
+)
+
+// errNoSlot is returned by the SaveFunc (after saving) when a file has just
+// been uploaded but every transcript slot (--concurrency) is taken: the job
+// snoozes with its upload_url saved and creates the transcript later.
+var errNoSlot = errors.New("waiting for a free transcript slot")
+
+// worker works transcribe_file jobs: one short attempt per job run (an upload,
+// a create, or one status poll), with progress saved in our files table.
+type worker struct {
+	river.WorkerDefaults[TranscribeArgs]
+	r *Runner
+}
+
+// Timeout is the longest single attempt: an upload of a large file.
+func (w *worker) Timeout(*river.Job[TranscribeArgs]) time.Duration { return w.r.cfg.JobTimeout }
+
+// Work advances one file by one step.
+func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) error {
+	r := w.r
+	st := r.store
+	f, err := st.File(ctx, job.Args.FileID)
+	if errors.Is(err, ErrNotFound) {
+		return river.JobCancel(err)
+	}
+	if err != nil {
+		return err
+	}
+	if f.Gen != job.Args.Gen || f.State == StateDone || f.State == StateFailed {
+		return nil // a stale job: the file was requeued or finished elsewhere
+	}
+	if r.stopping.Load() {
+		return river.JobSnooze(time.Second)
+	}
+	now := r.now()
+	if !f.StartedAt.IsZero() && now.Sub(f.StartedAt) > r.cfg.RetryFor {
+		reason := fmt.Sprintf("gave up after %s of retries", r.cfg.RetryFor)
+		if f.LastError != "" {
+			reason += "; last error: " + f.LastError
+		}
+		return r.fail(ctx, f, reason)
+	}
+	params, err := decodeParams(f.Params)
+	if err != nil {
+		return r.fail(ctx, f, err.Error())
+	}
+	cp := f.Checkpoint
+	if cp.Source == "" {
+		cp.Source = f.Source
+	}
+
+	// Limits: transcripts in flight (--concurrency, counted in the store so
+	// that it holds across processes) and uploads (--upload-concurrency).
+	holding := false
+	defer func() {
+		if holding {
+			r.slots.release()
+		}
+	}()
+	needsTranscript := cp.TranscriptID == "" && cp.Stage != transcribe.StageDone
+	if needsTranscript && cp.Stage == transcribe.StageCreate {
+		ok, err := r.slots.tryAcquire(ctx, st)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return river.JobSnooze(r.gateDelay())
+		}
+		holding = true
+	}
+	if needsTranscript && (cp.Stage == "" || cp.Stage == transcribe.StageUpload) && !isURL(cp.Source) {
+		ok, err := r.slots.uploadAhead(ctx, st)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return river.JobSnooze(r.gateDelay())
+		}
+		select {
+		case r.uploads <- struct{}{}:
+			defer func() { <-r.uploads }()
+		default:
+			return river.JobSnooze(r.gateDelay())
+		}
+	}
+	if f.StartedAt.IsZero() {
+		if err := st.markStarted(ctx, f.ID, now); err != nil {
+			return err
+		}
+	}
+
+	tcfg := r.tcfg
+	tcfg.OnEvent = func(ev transcribe.Event) {
+		r.onEvent(context.WithoutCancel(ctx), f.ID, ev)
+	}
+	t, err := transcribe.New(tcfg)
+	if err != nil {
+		return fmt.Errorf("create transcriber: %w", err)
+	}
+	save := func(ctx context.Context, cp transcribe.Checkpoint) error {
+		if err := st.saveCheckpoint(ctx, f.ID, cp, r.now()); err != nil {
+			return err
+		}
+		// Just uploaded (or about to resubmit): only create if a slot is free.
+		if cp.Stage == transcribe.StageCreate && cp.IntentAt.IsZero() && cp.TranscriptID == "" && !holding {
+			ok, err := r.slots.tryAcquire(ctx, st)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return errNoSlot
+			}
+			holding = true
+		}
+		return nil
+	}
+	res, err := t.Step(ctx, cp, params, save)
+	if err == nil && res.Transcript != nil {
+		return r.complete(ctx, f, res)
+	}
+	if err == nil {
+		return river.JobSnooze(r.pollDelay(res.PollAfter))
+	}
+	if errors.Is(err, errNoSlot) {
+		return river.JobSnooze(r.gateDelay())
+	}
+	return r.handleError(ctx, f, err)
+}
+
+// complete stores the transcript, writes the outputs and ends the file.
+func (r *Runner) complete(ctx context.Context, f *File, res transcribe.StepResult) error {
+	raw := []byte(res.Transcript.Raw)
+	if len(raw) == 0 {
+		b, err := json.Marshal(res.Transcript)
+		if err != nil {
+			return fmt.Errorf("encode transcript: %w", err)
+		}
+		raw = b
+	}
+	ctx = context.WithoutCancel(ctx)
+	if err := r.store.markDone(ctx, f.ID, res.Checkpoint, raw, r.now()); err != nil {
+		if errors.Is(err, errNotActive) {
+			return nil
+		}
+		return err
+	}
+	_, werr := writeOutputs(r.cfg.Output, f.OutName, raw)
+	if werr != nil {
+		r.outputErrors.Add(1)
+		_ = r.store.setLastError(ctx, f.ID, "write output: "+werr.Error(), r.now())
+	}
+	r.fileEnded(ctx, f.ID, werr)
+	return nil
+}
+
+// handleError turns a Step error into what River should do, per
+// transcribe.Decide.
+func (r *Runner) handleError(ctx context.Context, f *File, err error) error {
+	action, after := transcribe.Decide(err)
+	switch action {
+	case transcribe.ActionFail:
+		return r.fail(ctx, f, err.Error())
+	case transcribe.ActionStopRun:
+		r.stopRun(err)
+		// Keep the file queued, untouched: the run stops and a re-run resumes.
+		return river.JobSnooze(time.Second)
+	case transcribe.ActionCanceled:
+		return err
+	}
+	_ = r.store.setLastError(context.WithoutCancel(ctx), f.ID, err.Error(), r.now())
+	var boe *resilience.BreakerOpenError
+	if errors.As(err, &boe) && boe.RetryIn > 0 {
+		return river.JobSnooze(boe.RetryIn)
+	}
+	if after > 0 {
+		return river.JobSnooze(after)
+	}
+	// River reschedules with the batch retry policy (30–60 s, growing).
+	return err
+}
+
+// fail ends a file permanently and cancels its job.
+func (r *Runner) fail(ctx context.Context, f *File, reason string) error {
+	ctx = context.WithoutCancel(ctx)
+	if err := r.store.markFailed(ctx, f.ID, reason, r.now()); err != nil && !errors.Is(err, errNotActive) {
+		return err
+	}
+	r.fileEnded(ctx, f.ID, nil)
+	return river.JobCancel(errors.New(reason))
+}
+
+// decodeParams decodes stored transcript parameters, keeping keys the typed
+// struct does not know in Extra so that --params FILE.json passes them on.
+func decodeParams(raw json.RawMessage) (assemblyai.TranscriptParams, error) {
+	var p assemblyai.TranscriptParams
+	if len(raw) == 0 {
+		return p, nil
+	}
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return p, fmt.Errorf("decode transcript params: %w", err)
+	}
+	var all, typed map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &all); err != nil {
+		return p, fmt.Errorf("decode transcript params: %w", err)
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return p, fmt.Errorf("encode transcript params: %w", err)
+	}
+	_ = json.Unmarshal(b, &typed)
+	for k, v := range all {
+		if _, ok := typed[k]; ok || k == "audio_url" {
+			continue
+		}
+		if p.Extra == nil {
+			p.Extra = map[string]json.RawMessage{}
+		}
+		p.Extra[k] = v
+	}
+	p.AudioURL = ""
+	return p, nil
+}
