@@ -1,0 +1,28 @@
+// Package preflight checks audio files before they are uploaded to AssemblyAI:
+// exists, readable, size and format limits, an audio stream that decodes to the
+// end, duration and silence. It never uploads; its only network use is an
+// optional HEAD (or ranged GET) for URL sources.
+//
+// # Engines
+//
+// When ffprobe and ffmpeg are on PATH (or named in [Config]), a file is probed
+// once and decoded once with the volumedetect filter; ffmpeg covers every
+// format AssemblyAI lists. Without them a pure-Go engine sniffs the content,
+// decodes WAV, MP3, FLAC, Ogg Vorbis and Ogg Opus, and reads container
+// metadata of MP4/M4A/MOV and WebM/MKV. Formats the Go engine cannot decode
+// get a not_verified warning, never a silent pass.
+//
+// # Large files
+//
+// Slow pure-Go decoders (MP3, FLAC, Opus, Vorbis) decode sample windows spread
+// over a long file plus its end, so that a truncated tail is still caught. A
+// file whose windows are all silent is decoded in full before it is called
+// silent, so a long silent intro does not reject a good recording.
+//
+// # Verdicts
+//
+// Every problem is a [Reason] with a stable [Code], a severity and a sentence
+// saying what to do. A [Report] is rejected when any reason is, and
+// [Report.Err] turns a rejection into a *[RejectError] for callers that must
+// fail the file before uploading it.
+package preflight
