@@ -79,10 +79,11 @@ const tokenScale = 1000
 // outage.
 //
 // Every attempt calls RecordRequest, which deposits one token that expires
-// after Window. A granted TryRetry withdraws 1/Ratio + 1 tokens: 1/Ratio for
-// the retry itself and 1 to cancel the deposit the retry's own attempt makes,
-// so retries are budgeted against first attempts only ("for every 5 calls, 1
-// retry" at Ratio 0.2). Withdrawals expire after Window too.
+// after Window. TryRetry needs 1/Ratio tokens and withdraws 1/Ratio + 1: the
+// extra one cancels the deposit the retry's own attempt makes, so retries are
+// budgeted against first attempts only ("for every 5 calls, 1 retry" at Ratio
+// 0.2). Withdrawals expire after Window too. A caller that records only first
+// attempts gets a slightly stricter budget.
 //
 // A Budget is safe for concurrent use. Share one per process (or per API).
 type Budget struct {
@@ -116,7 +117,7 @@ func NewBudget(cfg BudgetConfig) *Budget {
 		withdraw: int64(math.Round(tokenScale/cfg.Ratio)) + tokenScale,
 	}
 	if cfg.MinRetriesPerSecond > 0 {
-		b.reserve = int64(math.Round(cfg.MinRetriesPerSecond * cfg.Window.Seconds() * float64(b.withdraw)))
+		b.reserve = int64(math.Round(cfg.MinRetriesPerSecond * cfg.Window.Seconds() * float64(b.withdraw-tokenScale)))
 	}
 	return b
 }
@@ -133,19 +134,20 @@ func (b *Budget) TryRetry() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	s := b.current()
-	if b.balance() < b.withdraw {
+	if b.balance() < b.withdraw-tokenScale {
 		return false
 	}
 	s.tokens -= b.withdraw
 	return true
 }
 
-// Available returns how many retries TryRetry would grant now.
+// Available returns how many retries TryRetry would grant now, if each retry
+// records its attempt.
 func (b *Budget) Available() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.current()
-	return int(max(b.balance(), 0) / b.withdraw)
+	return int(max(b.balance(), 0) / (b.withdraw - tokenScale))
 }
 
 // current expires old slots and returns the slot for now. Requires b.mu.
