@@ -267,6 +267,7 @@ type call struct {
 	id       string // transcript id in the route, if any
 	path     string // concrete path
 	query    url.Values
+	rawQuery string // used when query is nil: a server-made page URL, verbatim
 	in       any // JSON request body, or nil
 }
 
@@ -291,7 +292,10 @@ func (c *Client) do(ctx context.Context, k call) ([]byte, error) {
 	})
 	u := *c.base
 	u.Path = k.path
-	u.RawQuery = k.query.Encode()
+	u.RawQuery = k.rawQuery
+	if k.query != nil {
+		u.RawQuery = k.query.Encode()
+	}
 	req, err := http.NewRequestWithContext(reqCtx, k.method, u.String(), body)
 	if err != nil {
 		return nil, fmt.Errorf("build %s %s request: %w", k.method, k.endpoint, err)

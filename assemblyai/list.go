@@ -56,7 +56,7 @@ func (c *Client) ListTranscripts(ctx context.Context, p ListParams) (*Transcript
 	if err != nil {
 		return nil, fmt.Errorf("list transcripts: %w", err)
 	}
-	return c.list(ctx, q)
+	return c.list(ctx, call{query: q})
 }
 
 // ListTranscriptsPage fetches a page_details.prev_url or next_url. The URL
@@ -72,11 +72,11 @@ func (c *Client) ListTranscriptsPage(ctx context.Context, pageURL string) (*Tran
 		// Name only the origin and path: the query may carry secrets.
 		return nil, fmt.Errorf("list transcripts: %w: %s://%s%s", ErrForeignPageURL, u.Scheme, u.Host, u.Path)
 	}
-	return c.list(ctx, u.Query())
+	return c.list(ctx, call{rawQuery: u.RawQuery})
 }
 
-func (c *Client) list(ctx context.Context, q url.Values) (*TranscriptList, error) {
-	k := call{method: http.MethodGet, endpoint: EndpointTranscripts, path: EndpointTranscripts, query: q}
+func (c *Client) list(ctx context.Context, k call) (*TranscriptList, error) {
+	k.method, k.endpoint, k.path = http.MethodGet, EndpointTranscripts, EndpointTranscripts
 	var l TranscriptList
 	if err := c.doJSON(ctx, k, &l); err != nil {
 		return nil, err

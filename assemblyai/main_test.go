@@ -16,7 +16,7 @@ const testKey APIKey = "sk-test-7f3c9a1e5b2d4c6e8a0b"
 func noEnv(string) string { return "" }
 
 // newTestClient starts an httptest server for h and returns a client of it.
-func newTestClient(t *testing.T, h http.HandlerFunc, mod ...func(*Config)) (*Client, *httptest.Server) {
+func newTestClient(t testing.TB, h http.HandlerFunc, mod ...func(*Config)) (*Client, *httptest.Server) {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
