@@ -190,8 +190,8 @@ func TestParseRetryAfter(t *testing.T) {
 		{"1.5", 1500 * time.Millisecond, true},
 		{"Fri, 18 Sep 2026 12:00:30 GMT", 30 * time.Second, true},
 		{"Friday, 18-Sep-26 12:01:00 GMT", time.Minute, true}, // RFC 850
-		{"Fri Sep 18 12:00:10 2026", 10 * time.Second, true}, // ANSI C
-		{"Fri, 18 Sep 2026 11:00:00 GMT", 0, true},           // in the past
+		{"Fri Sep 18 12:00:10 2026", 10 * time.Second, true},  // ANSI C
+		{"Fri, 18 Sep 2026 11:00:00 GMT", 0, true},            // in the past
 		{"soon", 0, false},
 		{"0x10", 0, false},
 		{"NaN", 0, false},

@@ -268,7 +268,7 @@ type call struct {
 	path     string // concrete path
 	query    url.Values
 	rawQuery string // used when query is nil: a server-made page URL, verbatim
-	in       any // JSON request body, or nil
+	in       any    // JSON request body, or nil
 }
 
 // do sends one JSON-API request under Config.RequestTimeout and returns the
