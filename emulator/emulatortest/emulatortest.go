@@ -1,0 +1,48 @@
+// Package emulatortest starts an emulator on a loopback port for one test,
+// like net/http/httptest: New registers the cleanup, and the server's URL is
+// the base URL to give any AssemblyAI client.
+package emulatortest
+
+import (
+	"net/http/httptest"
+	"testing"
+
+	"github.com/durascribe/durascribe/emulator"
+)
+
+// Server is a running emulator on 127.0.0.1.
+type Server struct {
+	// URL is the base URL, e.g. "http://127.0.0.1:41234".
+	URL string
+	// APIKey is a key the emulator accepts: the first of Config.APIKeys, or
+	// "test-key" when any key is accepted.
+	APIKey string
+	// Emulator is the handler, for Stats and the rest of its API.
+	Emulator *emulator.Server
+	// HTTP is the underlying httptest server.
+	HTTP *httptest.Server
+}
+
+// New starts an emulator for cfg and stops it when the test ends. It fails
+// the test if cfg is invalid.
+func New(tb testing.TB, cfg emulator.Config) *Server {
+	tb.Helper()
+	em, err := emulator.New(cfg)
+	if err != nil {
+		tb.Fatalf("start emulator: %v", err)
+	}
+	hs := httptest.NewServer(em)
+	s := &Server{URL: hs.URL, APIKey: "test-key", Emulator: em, HTTP: hs}
+	if len(cfg.APIKeys) > 0 {
+		s.APIKey = cfg.APIKeys[0]
+	}
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// Close stops the HTTP server and the emulator. Tests need not call it.
+func (s *Server) Close() {
+	s.HTTP.CloseClientConnections()
+	s.HTTP.Close()
+	_ = s.Emulator.Close()
+}
