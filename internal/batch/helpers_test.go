@@ -1,0 +1,134 @@
+package batch_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/durascribe/durascribe/assemblyai"
+	"github.com/durascribe/durascribe/internal/batch"
+	"github.com/durascribe/durascribe/transcribe"
+)
+
+// pgURLEnv names the PostgreSQL server the conformance suite also runs on.
+const pgURLEnv = "DURASCRIBE_TEST_PG_URL"
+
+// forEachStore runs fn against a fresh SQLite file and, when
+// DURASCRIBE_TEST_PG_URL is set, against a fresh PostgreSQL schema: the same
+// test for both stores.
+func forEachStore(t *testing.T, fn func(t *testing.T, dsn string)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		fn(t, filepath.Join(t.TempDir(), "durascribe.db"))
+	})
+	if os.Getenv(pgURLEnv) == "" {
+		return
+	}
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		fn(t, pgSchemaDSN(t))
+	})
+}
+
+// pgSchemaDSN creates a schema of its own for one test (dropped at the end)
+// and returns a DSN whose search_path points at it.
+func pgSchemaDSN(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv(pgURLEnv)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("connect %s: %v", pgURLEnv, err)
+	}
+	defer conn.Close(ctx)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := fmt.Sprintf("t_%x", b)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), base)
+		if err == nil {
+			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(context.Background())
+		}
+	})
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	return base + sep + "search_path=" + schema
+}
+
+// writeWAVs writes n small, distinct WAV files (0.5 s, 8 kHz, 16-bit mono)
+// under dir, some in a subdirectory, and returns their paths.
+func writeWAVs(t testing.TB, dir string, n int) []string {
+	t.Helper()
+	var paths []string
+	for i := range n {
+		sub := dir
+		if i%3 == 0 {
+			sub = filepath.Join(dir, "sub")
+		}
+		if err := os.MkdirAll(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(sub, fmt.Sprintf("clip%04d.wav", i))
+		if err := os.WriteFile(p, wav(i), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	return paths
+}
+
+func wav(seed int) []byte {
+	const rate, samples = 8000, 4000
+	data := make([]byte, samples*2)
+	x := uint32(seed*2654435761 + 1)
+	for i := range samples {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		binary.LittleEndian.PutUint16(data[i*2:], uint16(x%2000))
+	}
+	h := make([]byte, 44)
+	copy(h[0:], "RIFF")
+	binary.LittleEndian.PutUint32(h[4:], uint32(36+len(data)))
+	copy(h[8:], "WAVEfmt ")
+	binary.LittleEndian.PutUint32(h[16:], 16)
+	binary.LittleEndian.PutUint16(h[20:], 1)
+	binary.LittleEndian.PutUint16(h[22:], 1)
+	binary.LittleEndian.PutUint32(h[24:], rate)
+	binary.LittleEndian.PutUint32(h[28:], rate*2)
+	binary.LittleEndian.PutUint16(h[32:], 2)
+	binary.LittleEndian.PutUint16(h[34:], 16)
+	copy(h[36:], "data")
+	binary.LittleEndian.PutUint32(h[40:], uint32(len(data)))
+	return append(h, data...)
+}
+
+// runConfig is a RunConfig against an emulator at url, time-scaled.
+func runConfig(t testing.TB, url, key string, scale float64, out string) batch.RunConfig {
+	t.Helper()
+	client, err := assemblyai.New(assemblyai.Config{APIKey: assemblyai.APIKey(key), BaseURL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return batch.RunConfig{
+		Transcribe: transcribe.Config{Client: client},
+		Output:     batch.OutputConfig{Dir: out, Formats: []string{"txt", "json", "srt", "vtt"}},
+		TimeScale:  scale,
+		UntilDone:  true,
+		JobTimeout: 20e9, RescueAfter: 25e9,
+	}
+}
