@@ -54,10 +54,11 @@ sox -n -r 8000 -c 1 -b 16 noise_quiet.wav synth 1 whitenoise vol 0.002   # peak 
 sox -n -r 8000 -c 1 -b 16 tone.wav synth 1 sine 440 vol 0.5
 sox "$tmp/s3.wav" speech_quiet.flac vol 0.01               # -40 dB: peak ~-48, RMS ~-69 dBFS
 printf '%s\n' "$S3" > speech_quiet.txt
-# 30 s of digital zeros (no dither, so FLAC squeezes it) then speech: sampled windows land in the
-# silence; only a full pass finds the speech
+# 30 s of digital zeros (no dither, so FLAC squeezes it), speech, then 5 s of zeros: sampled
+# windows (start, spread, end) all land in silence; only a full pass finds the speech
 command sox -n -r 16000 -c 1 -b 16 -D "$tmp/zeros.wav" trim 0 30
-command sox -D "$tmp/zeros.wav" "$tmp/s2.wav" speech_leadsil.flac
+command sox -n -r 16000 -c 1 -b 16 -D "$tmp/tail.wav" trim 0 5
+command sox -D "$tmp/zeros.wav" "$tmp/s2.wav" "$tmp/tail.wav" speech_leadsil.flac
 printf '%s\n' "$S2" > speech_leadsil.txt
 
 # --- broken files --------------------------------------------------------------------------------
@@ -68,8 +69,8 @@ half speech.mp3 trunc.mp3                                  # a valid, shorter MP
 half speech.m4a trunc.m4a                                  # moov atom lost (ffmpeg's faststart is off)
 head -c 44 speech.wav > header_only.wav                    # a header and no samples
 : > empty.mp3
-head -c 4096 /dev/urandom > corrupt.mp3                    # random bytes
-head -c 4096 /dev/urandom > corrupt.wav
+sox -n -t raw -r 8000 -e signed -b 16 -c 1 corrupt.mp3 synth 0.256 whitenoise   # 4096 noise bytes, repeatable
+cp corrupt.mp3 corrupt.wav
 printf 'hello this is text, not audio\n' > text_as.mp3     # non-audio with an audio extension
 cp tone.wav tone_as.mp3                                    # WAV content, .mp3 name: extension mismatch
 ls -l "$OUT" | awk 'NR>1 {s+=$5} END {printf "%d files, %d bytes\n", NR-1, s}'
