@@ -252,7 +252,8 @@ func (b *Breaker) Host() string { return b.host }
 
 // Permit is the right to make one call through a Breaker. Exactly one of
 // Record or Release should be called; later calls are no-ops, as are calls on
-// a nil *Permit.
+// a nil *Permit. A half-open probe that is never ended keeps the breaker
+// half-open, so end permits in a defer when the call can panic.
 type Permit struct {
 	b     *Breaker
 	gen   uint64

@@ -227,7 +227,10 @@ func TestBrookerOCCTable(t *testing.T) {
 }
 
 // BenchmarkBrookerOCC runs one 100-client simulation per op and reports the
-// mean write calls and virtual completion seconds per algorithm.
+// mean write calls and virtual completion seconds per algorithm. Use
+// -benchtime 100x for Brooker's 100-run averages:
+//
+//	go test -run '^$' -bench BrookerOCC -benchtime 100x ./resilience
 func BenchmarkBrookerOCC(b *testing.B) {
 	for _, a := range occAlgos {
 		b.Run(a.name, func(b *testing.B) {

@@ -105,9 +105,9 @@ func (p Policy) Validate() error {
 //     MaxElapsed after the first failure;
 //   - an error wrapping ErrBudgetExhausted and the last error when the budget
 //     denies a retry;
-//   - a *RetryLaterError when the server's Retry-After exceeds RetryAfterCap,
-//     or the breaker stays open longer than RetryAfterCap (or than what is
-//     left of MaxElapsed);
+//   - a *RetryLaterError when the server's Retry-After exceeds RetryAfterCap
+//     and attempts remain, or the breaker stays open longer than
+//     RetryAfterCap (or than what is left of MaxElapsed);
 //   - an error wrapping context.Cause(ctx) (and ctx.Err()) as soon as ctx is
 //     done, from any wait or after an attempt.
 //

@@ -401,3 +401,20 @@ func TestPolicyValidate(t *testing.T) {
 		t.Error("Validate() accepted a bad backoff")
 	}
 }
+
+// BenchmarkPolicyDo measures the loop's overhead on the success path with a
+// budget and a breaker, the common case for every API call.
+func BenchmarkPolicyDo(b *testing.B) {
+	p := Policy{
+		Budget:  NewBudget(BudgetConfig{}),
+		Breaker: NewBreakers(BreakerConfig{}).For("api.example"),
+	}
+	op := func(context.Context, int) error { return nil }
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := p.Do(ctx, op, classifyTest); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
