@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
+	"net/url"
 	"slices"
 )
 
@@ -189,4 +191,36 @@ func (p TranscriptParams) MarshalJSON() ([]byte, error) {
 	}
 	buf.WriteByte('}')
 	return buf.Bytes(), nil
+}
+
+// LogValue logs the request body as JSON with its secrets removed: the
+// webhook auth header value, and the query strings of audio_url and
+// webhook_url (presigned URLs carry signatures there). Extra is left out.
+func (p TranscriptParams) LogValue() slog.Value {
+	p.AudioURL = redactQuery(p.AudioURL)
+	if p.WebhookURL != nil {
+		p.WebhookURL = String(redactQuery(*p.WebhookURL))
+	}
+	if p.WebhookAuthHeaderValue != nil {
+		p.WebhookAuthHeaderValue = String(redacted)
+	}
+	p.Extra = nil
+	b, err := json.Marshal(p)
+	if err != nil {
+		return slog.StringValue("!" + err.Error())
+	}
+	return slog.StringValue(string(b))
+}
+
+// redactQuery replaces the query of a URL with "[redacted]".
+func redactQuery(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return redacted
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = redacted
+	}
+	u.User = nil
+	return u.String()
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -129,6 +130,22 @@ func TestTranscriptParamsJSON(t *testing.T) {
 				t.Errorf("got  %s\nwant %s", b, tt.want)
 			}
 		})
+	}
+}
+
+func TestTranscriptParamsLogValue(t *testing.T) {
+	t.Parallel()
+	p := TranscriptParams{AudioURL: "https://bucket.test/a.mp3?X-Amz-Signature=sig123", WebhookURL: String("https://hook.test/h?token=tok456"),
+		WebhookAuthHeaderName: String("X-Secret"), WebhookAuthHeaderValue: String("val789"), Punctuate: Bool(true)}
+	var out bytes.Buffer
+	slog.New(slog.NewJSONHandler(&out, nil)).Info("create", "params", p)
+	for _, secret := range []string{"sig123", "tok456", "val789"} {
+		if strings.Contains(out.String(), secret) {
+			t.Errorf("log leaks %q: %s", secret, out.String())
+		}
+	}
+	if !strings.Contains(out.String(), "bucket.test/a.mp3") || !strings.Contains(out.String(), "punctuate") {
+		t.Errorf("log lacks the non-secret fields: %s", out.String())
 	}
 }
 
