@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/durascribe/durascribe/assemblyai"
+	"github.com/durascribe/durascribe/resilience"
+	"github.com/durascribe/durascribe/transcribe"
+)
+
+// minRequestTimeout is a floor under the scaled per-request timeouts of
+// durascribe's client: they guard against hangs, and a loaded 2-core machine
+// needs more than a scaled 0.6 s to answer an upload.
+const minRequestTimeout = 5 * time.Second
+
+// newAPIContender returns durascribe-api: one transcribe.Transcriber with the
+// "default" profile, every duration scaled, shared by the pool's goroutines.
+func newAPIContender(o childOptions, key assemblyai.APIKey) (contenderFunc, error) {
+	ts := o.TimeScale
+	hc := &http.Client{
+		Transport: &retryAfterTransport{base: &http.Transport{
+			DialContext:         (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+			MaxIdleConns:        100,
+			MaxIdleConnsPerHost: 32,
+			IdleConnTimeout:     90 * time.Second,
+		}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	client, err := assemblyai.New(assemblyai.Config{
+		APIKey:             key,
+		BaseURL:            o.BaseURL,
+		HTTPClient:         hc,
+		RequestTimeout:     max(scaled(30*time.Second, ts), minRequestTimeout),
+		UploadStallTimeout: max(scaled(60*time.Second, ts), minRequestTimeout),
+	})
+	if err != nil {
+		return nil, err
+	}
+	prof, err := resilience.LookupProfile("default")
+	if err != nil {
+		return nil, err
+	}
+	t, err := transcribe.New(transcribe.Config{
+		Client:      client,
+		Profile:     scaleProfile(prof, ts),
+		Budget:      resilience.NewBudget(scaleBudget(resilience.BudgetConfig{}.WithDefaults(), ts)),
+		Breakers:    resilience.NewBreakers(scaleBreaker(resilience.BreakerConfig{}.WithDefaults(), ts)),
+		GiveUpAfter: scaled(time.Hour, ts),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, path string) fileOutcome {
+		_, err := t.Transcribe(ctx, path, assemblyai.TranscriptParams{})
+		if err == nil {
+			return fileOutcome{OK: true}
+		}
+		return fileOutcome{TransientOnly: apiTransient(err), Error: err.Error()}
+	}, nil
+}
+
+// apiTransient reports whether a durascribe error had only transient causes.
+func apiTransient(err error) bool {
+	var te *transcribe.TranscriptError
+	if errors.As(err, &te) {
+		return te.Transient()
+	}
+	return isTransient(err)
+}
+
+// scaleProfile multiplies every duration of p by ts.
+func scaleProfile(p resilience.Profile, ts float64) resilience.Profile {
+	p.Backoff.Base = scaled(p.Backoff.Base, ts)
+	p.Backoff.Cap = scaled(p.Backoff.Cap, ts)
+	p.Backoff.MaxElapsed = scaled(p.Backoff.MaxElapsed, ts)
+	p.Backoff.MinDelay = scaled(p.Backoff.MinDelay, ts)
+	p.RetryAfterCap = scaled(p.RetryAfterCap, ts)
+	p.PollInitial = scaled(p.PollInitial, ts)
+	p.PollMax = scaled(p.PollMax, ts)
+	return p
+}
+
+// scaleBudget scales the budget's window and, inversely, its per-second
+// floor, so that the same number of retries is allowed per scaled window.
+func scaleBudget(c resilience.BudgetConfig, ts float64) resilience.BudgetConfig {
+	c.Window = scaled(c.Window, ts)
+	if c.MinRetriesPerSecond > 0 {
+		c.MinRetriesPerSecond /= ts
+	}
+	return c
+}
+
+// scaleBreaker scales the breaker's window and open delay.
+func scaleBreaker(c resilience.BreakerConfig, ts float64) resilience.BreakerConfig {
+	c.Window = scaled(c.Window, ts)
+	c.OpenDelay = scaled(c.OpenDelay, ts)
+	return c
+}
+
+// retryAfterTransport replaces Retry-After (whole seconds on the wire,
+// rounded up to at least 1 s by the emulator) with the exact scaled delay
+// the emulator sends in X-Emulator-Retry-After-Ms, so that a client that
+// honours Retry-After waits what the real API would have asked, scaled, and
+// not up to 1/time-scale times longer.
+type retryAfterTransport struct{ base http.RoundTripper }
+
+func (rt *retryAfterTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := rt.base.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	if ms := resp.Header.Get("X-Emulator-Retry-After-Ms"); ms != "" && resp.Header.Get("Retry-After") != "" {
+		if n, perr := strconv.ParseInt(ms, 10, 64); perr == nil && n >= 0 {
+			resp.Header.Set("Retry-After", strconv.FormatFloat(float64(n)/1000, 'f', 3, 64))
+		}
+	}
+	return resp, nil
+}

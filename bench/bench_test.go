@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/durascribe/durascribe/emulator"
+)
+
+// TestMain doubles as the child process: the runner re-executes the test
+// binary with --contender, as it re-executes the bench binary.
+func TestMain(m *testing.M) {
+	if slices.Contains(os.Args[1:], "--contender") {
+		if err := childMain(context.Background(), os.Args[1:], os.Stdout); err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m)
+}
+
+func TestRunJSONShape(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	args := []string{"--scenario", "clean", "--files", "5", "--concurrency", "3", "--time-scale", "0.01",
+		"--contenders", "naive-sdk,seed-recipe,durascribe-api", "--timeout", "20s", "--json"}
+	if err := run(ctx, args, &out, io.Discard); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+
+	// The exact field names of issue 7, item 6: scripts depend on them.
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(out.Bytes(), &raw); err != nil {
+		t.Fatalf("decode: %v\n%s", err, out.Bytes())
+	}
+	for _, k := range []string{"scenario", "files", "concurrency", "time_scale", "ideal_seconds", "rows"} {
+		if _, ok := raw[k]; !ok {
+			t.Errorf("document has no %q", k)
+		}
+	}
+	var rows []map[string]json.RawMessage
+	if err := json.Unmarshal(raw["rows"], &rows); err != nil {
+		t.Fatalf("decode rows: %v", err)
+	}
+	for _, r := range rows {
+		for _, k := range []string{"contender", "completed", "failed", "failed_transient_only", "makespan_seconds",
+			"requests", "requests_per_file", "requests_during_outage", "duplicate_transcripts", "reuploads", "peak_rss_bytes"} {
+			if _, ok := r[k]; !ok {
+				t.Errorf("row has no %q", k)
+			}
+		}
+		if len(r) != 11 {
+			t.Errorf("row has %d fields, want 11", len(r))
+		}
+	}
+
+	var doc Doc
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Scenario != "clean" || doc.Files != 5 || doc.Concurrency != 3 || doc.TimeScale != 0.01 || doc.IdealSeconds <= 0 {
+		t.Errorf("header = %+v", doc)
+	}
+	var names []string
+	for _, r := range doc.Rows {
+		names = append(names, r.Contender)
+		if r.PeakRSSBytes <= 0 || r.MakespanSeconds <= 0 || r.Requests < 3*doc.Files {
+			t.Errorf("%s: implausible row %+v", r.Contender, r)
+		}
+		if r.Contender != contenderAPI {
+			continue
+		}
+		if r.Completed != doc.Files || r.Failed != 0 || r.DuplicateTranscripts != 0 || r.Reuploads != 0 {
+			t.Errorf("durascribe-api in clean: %+v, want every file done, no duplicates, no re-uploads", r)
+		}
+	}
+	if !slices.Equal(names, []string{contenderNaive, contenderSeed, contenderAPI}) {
+		t.Errorf("contenders = %v", names)
+	}
+}
+
+func TestTenacityWait(t *testing.T) {
+	t.Parallel()
+	// wait_exponential(multiplier=1, min=2, max=60): 1 s is raised to the min.
+	want := []time.Duration{2, 2, 4, 8, 16, 32, 60, 60}
+	for i, w := range want {
+		if got := tenacityWait(i + 1); got != w*time.Second {
+			t.Errorf("tenacityWait(%d) = %v, want %v", i+1, got, w*time.Second)
+		}
+	}
+}
+
+func TestWAVDuration(t *testing.T) {
+	t.Parallel()
+	b := wavBytes(3*time.Second, 440)
+	if len(b) != 44+3*sampleRate*2 || string(b[:4]) != "RIFF" || string(b[8:12]) != "WAVE" {
+		t.Fatalf("bad WAV: %d bytes, header %q", len(b), b[:12])
+	}
+	d1, d2 := audioDurations(10, 7), audioDurations(10, 7)
+	if !slices.Equal(d1, d2) {
+		t.Errorf("durations are not deterministic")
+	}
+	for _, d := range d1 {
+		if d < minAudioSec*time.Second || d > maxAudioSec*time.Second {
+			t.Errorf("duration %v out of range", d)
+		}
+	}
+}
+
+func TestIdealSeconds(t *testing.T) {
+	t.Parallel()
+	files := []corpusFile{{Duration: 10 * time.Second}, {Duration: 30 * time.Second}}
+	outage := emulator.Scenario{Outages: []emulator.Outage{{Start: emulator.Duration(2 * time.Second), End: emulator.Duration(47 * time.Second)}}}
+	tests := []struct {
+		name string
+		cfg  emulator.Config
+		conc int
+		want float64
+	}{
+		// (0.3 + 2 + 1) + (0.3 + 2 + 3) = 8.6 s of server time.
+		{"one at a time", emulator.Config{}, 1, 8.6},
+		{"two at once", emulator.Config{}, 2, 4.3},
+		{"scaled", emulator.Config{TimeScale: 0.5}, 2, 2.15},
+		// The account's limit of 1 wins; start delays overlap processing.
+		{"account limit", emulator.Config{Scenario: emulator.Scenario{Concurrency: 1}}, 2, 8},
+		{"work overlaps the outage", emulator.Config{Scenario: outage}, 2, 49.3},
+		{"work ends before the outage", emulator.Config{Scenario: outage}, 2 * 100, 0.043},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := idealSeconds(tt.cfg, files, tt.conc); math.Abs(got-tt.want) > 1e-9 {
+				t.Errorf("idealSeconds = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

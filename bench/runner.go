@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/durascribe/durascribe/emulator"
+)
+
+// benchAPIKey is the key the bench's emulators accept; it is not a secret.
+const benchAPIKey = "bench-local-key"
+
+// killGrace is how long a child gets after its hard timeout to exit before it
+// is interrupted, and then killed.
+const killGrace = 15 * time.Second
+
+// runOptions configure one bench run.
+type runOptions struct {
+	Scenarios   []string
+	Files       int
+	Concurrency int
+	TimeScale   float64
+	Seed        int64
+	Contenders  []string
+	Timeout     time.Duration
+	// Self is the bench executable re-run with --contender.
+	Self string
+	// Durascribe is the durascribe binary for durascribe-batch.
+	Durascribe string
+	// WorkDir holds corpora, databases and outputs.
+	WorkDir string
+	// Log receives progress lines (stderr).
+	Log io.Writer
+}
+
+// runScenario runs every contender against a fresh emulator for scenario.
+func runScenario(ctx context.Context, o runOptions, scenario string) (Doc, error) {
+	sc, err := emulator.LookupScenario(scenario)
+	if err != nil {
+		return Doc{}, err
+	}
+	dir := filepath.Join(o.WorkDir, sc.Name)
+	files, err := writeCorpus(filepath.Join(dir, "corpus"), o.Files, o.Seed)
+	if err != nil {
+		return Doc{}, err
+	}
+	cfg := emulator.Config{APIKeys: []string{benchAPIKey}, Scenario: sc, Seed: o.Seed, TimeScale: o.TimeScale}
+	doc := Doc{
+		Scenario:     sc.Name,
+		Files:        o.Files,
+		Concurrency:  o.Concurrency,
+		TimeScale:    o.TimeScale,
+		IdealSeconds: round3(idealSeconds(cfg, files, o.Concurrency)),
+	}
+	for _, c := range o.Contenders {
+		fmt.Fprintf(o.Log, "bench: scenario %s: %s ...\n", sc.Name, c)
+		row, err := runContender(ctx, o, cfg, c, filepath.Join(dir, "corpus"), filepath.Join(dir, c))
+		if err != nil {
+			return Doc{}, fmt.Errorf("run %s in %s: %w", c, sc.Name, err)
+		}
+		fmt.Fprintf(o.Log, "bench: scenario %s: %s: %d/%d done in %.2fs\n", sc.Name, c, row.Completed, o.Files, row.MakespanSeconds)
+		doc.Rows = append(doc.Rows, row)
+	}
+	return doc, nil
+}
+
+// idealSeconds is the makespan of a perfect client: the emulator's mean
+// server time per file (start delay plus processing) summed over the
+// corpus and divided by the concurrency (the account's, when lower, with
+// start delays then hidden behind processing), plus every outage window
+// the work overlaps.
+func idealSeconds(cfg emulator.Config, files []corpusFile, conc int) float64 {
+	cfg = cfg.WithDefaults()
+	var sum time.Duration
+	for _, f := range files {
+		sum += cfg.ProcessingBase + time.Duration(cfg.ProcessingFactor*float64(f.Duration))
+	}
+	eff := conc
+	if cfg.Concurrency > 0 && cfg.Concurrency < conc {
+		eff = cfg.Concurrency
+	} else {
+		sum += time.Duration(len(files)) * cfg.StartDelay
+	}
+	work := scaled(sum/time.Duration(max(eff, 1)), cfg.TimeScale)
+	outages := slices.Clone(cfg.Scenario.Outages)
+	slices.SortFunc(outages, func(a, b emulator.Outage) int { return int(a.Start - b.Start) })
+	for _, w := range outages {
+		if work > scaled(w.Start.D(), cfg.TimeScale) {
+			work += scaled(w.End.D()-w.Start.D(), cfg.TimeScale)
+		}
+	}
+	return work.Seconds()
+}
+
+// runContender starts an emulator, runs one contender in a child process
+// against it and turns the child's report and the emulator's ground truth
+// into a Row.
+func runContender(ctx context.Context, o runOptions, cfg emulator.Config, contender, corpus, work string) (Row, error) {
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return Row{}, fmt.Errorf("create work dir: %w", err)
+	}
+	cfg.DataDir = filepath.Join(work, "emulator")
+	em, err := emulator.New(cfg)
+	if err != nil {
+		return Row{}, err
+	}
+	defer em.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return Row{}, fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: em, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	baseURL := "http://" + ln.Addr().String()
+
+	var cmd *exec.Cmd
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout+killGrace)
+	defer cancel()
+	switch contender {
+	case contenderBatch:
+		cmd = batchCommand(ctx, o, baseURL, corpus, work)
+	default:
+		cmd = exec.CommandContext(ctx, o.Self, "--contender", contender, "--base-url", baseURL, "--dir", corpus,
+			"--concurrency", strconv.Itoa(o.Concurrency), "--time-scale", strconv.FormatFloat(o.TimeScale, 'g', -1, 64),
+			"--timeout", o.Timeout.String())
+	}
+	cmd.Env = append(os.Environ(), apiKeyEnv+"="+benchAPIKey)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &tailWriter{buf: &stderr, max: 8 << 10}
+	start := time.Now()
+	runErr := cmd.Run()
+	makespan := time.Since(start)
+
+	row := Row{Contender: contender, MakespanSeconds: round3(makespan.Seconds())}
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			row.PeakRSSBytes = ru.Maxrss * 1024 // Linux reports KiB
+		}
+	}
+	var outcomes []fileOutcome
+	switch contender {
+	case contenderBatch:
+		outcomes, err = batchOutcomes(ctx, work, corpus)
+		if err == nil && runErr != nil {
+			row.note = fmt.Sprintf("durascribe exited with %v", runErr)
+		}
+	default:
+		var res childResult
+		if runErr != nil {
+			err = fmt.Errorf("child: %w: %s", runErr, strings.TrimSpace(stderr.String()))
+		} else if err = json.Unmarshal(stdout.Bytes(), &res); err != nil {
+			err = fmt.Errorf("decode child result: %w", err)
+		}
+		outcomes = res.Files
+	}
+	if err != nil {
+		return Row{}, err
+	}
+	tally(&row, outcomes, o.Files)
+
+	st := em.Stats()
+	for _, byStatus := range st.Requests {
+		for _, n := range byStatus {
+			row.Requests += n
+		}
+	}
+	row.RequestsPerFile = round3(float64(row.Requests) / float64(max(o.Files, 1)))
+	row.RequestsDuringOutage = st.RequestsDuringOutage
+	row.DuplicateTranscripts = st.DuplicateTranscripts
+	row.Reuploads = st.ReUploads
+	return row, nil
+}
+
+// tally counts outcomes into row; files with no outcome count as failed.
+func tally(row *Row, outcomes []fileOutcome, files int) {
+	unfinished := 0
+	for _, f := range outcomes {
+		switch {
+		case f.OK:
+			row.Completed++
+		case f.Unfinished:
+			unfinished++
+		case f.TransientOnly:
+			row.FailedTransientOnly++
+		}
+	}
+	row.Failed = files - row.Completed
+	unfinished += files - len(outcomes)
+	if unfinished > 0 {
+		row.note = strings.TrimPrefix(row.note+fmt.Sprintf("; %d files unfinished at the hard timeout (counted as failed)", unfinished), "; ")
+	}
+}
+
+func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }
+
+// tailWriter keeps the last max bytes written.
+type tailWriter struct {
+	buf *bytes.Buffer
+	max int
+}
+
+func (w *tailWriter) Write(p []byte) (int, error) {
+	w.buf.Write(p)
+	if over := w.buf.Len() - w.max; over > 0 {
+		w.buf.Next(over)
+	}
+	return len(p), nil
+}
+
+// errNoBatch means durascribe-batch cannot run (no binary).
+var errNoBatch = errors.New("durascribe binary unavailable")
