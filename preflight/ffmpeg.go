@@ -106,8 +106,7 @@ func (c *Checker) ffmpegAnalyze(ctx context.Context, r *Report, path string) err
 		r.add(CodeTruncated, VerdictReject, "Decoding stops with an error after %s%s (ffmpeg: %s): the file is cut short or damaged; copy or export it again.",
 			fmtDur(secondsToDuration(decoded)), ofDeclared(declared), orText(detail, "decoding failed"))
 	case decoded == 0:
-		r.add(CodeTruncated, VerdictReject, "The file has a header but no audio data (%s declared); the recording was cut off, so copy or export it again.",
-			fmtDur(secondsToDuration(declared)))
+		r.add(CodeTruncated, VerdictReject, "The file has a header but no audio data; the recording was cut off, so copy or export it again.")
 	case exactHeader(r.Codec) && declared-decoded > math.Max(0.5, declared*0.02):
 		r.add(CodeTruncated, VerdictReject, "Only %s of audio decode%s: the file is cut short; copy or export it again.",
 			fmtDur(secondsToDuration(decoded)), ofDeclared(declared))
@@ -145,8 +144,8 @@ func (c *Checker) volumedetect(ctx context.Context, in string) (volumeResult, in
 			}
 			continue
 		}
-		if isErrLine(line) && len(v.errLines) < 3 {
-			v.errLines = append(v.errLines, strings.TrimSpace(line))
+		if isErrLine(line) && len(v.errLines) < 3 && !strings.HasPrefix(line, "Conversion failed") {
+			v.errLines = append(v.errLines, cleanLine(line, in))
 		}
 	}
 	v.hasLevels = haveMean && haveMax && v.nSamples > 0
@@ -219,6 +218,17 @@ func isErrLine(line string) bool {
 	return false
 }
 
+// cleanLine drops ffmpeg's "[demuxer @ 0x...] " prefix and the input name.
+func cleanLine(line, in string) string {
+	line = strings.TrimSpace(line)
+	if strings.HasPrefix(line, "[") {
+		if i := strings.Index(line, "] "); i >= 0 {
+			line = line[i+2:]
+		}
+	}
+	return strings.TrimPrefix(line, in+": ")
+}
+
 // firstLine returns the first complaint in stderr, without ffmpeg's
 // "[demuxer @ 0x...]" prefix, or def.
 func firstLine(stderr []byte, def string) string {
@@ -263,7 +273,7 @@ func ofDeclared(declared float64) string {
 	if declared <= 0 {
 		return ""
 	}
-	return " of the " + fmtDur(secondsToDuration(declared)) + " the header declares"
+	return " of the " + fmtDur(secondsToDuration(declared)) + " expected"
 }
 
 func codecOr(codec string) string {

@@ -74,6 +74,7 @@ clear, permanent, explained failure, and no transcript is paid for twice.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErrorf(err) })
 	root.AddCommand(
 		newVersionCmd(s),
+		newCheckCmd(s),
 	)
 	return root
 }
