@@ -371,8 +371,11 @@ func (c *Client) transportError(ctx, reqCtx context.Context, k call, sent bool, 
 // contextError returns ctx.Err(), joined with its cause when that differs.
 func contextError(ctx context.Context) error {
 	err, cause := ctx.Err(), context.Cause(ctx)
-	if cause == nil || cause == err {
+	switch {
+	case cause == nil:
 		return err
+	case errors.Is(cause, err):
+		return cause
 	}
 	return fmt.Errorf("%w: %w", err, cause)
 }

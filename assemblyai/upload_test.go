@@ -229,7 +229,7 @@ func TestUploadSlowButSteady(t *testing.T) {
 			for {
 				n, err := r.Body.Read(buf)
 				h.Write(buf[:n])
-				if err == io.EOF {
+				if errors.Is(err, io.EOF) {
 					break
 				}
 				if err != nil {
