@@ -333,4 +333,3 @@ func firstDiff(got, want []byte) string {
 	}
 	return ""
 }
-
