@@ -178,12 +178,15 @@ func (s *Server) drive() {
 }
 
 // processingTime is base + factor × audio duration, ± jitter, scaled.
+// startDelay is the scaled time a transcript stays queued with a free slot.
+func (s *Server) startDelay() time.Duration { return s.scale(max(s.cfg.StartDelay, 0)) }
+
 func (s *Server) processingTime(seq int, audio time.Duration, full bool) time.Duration {
 	d := float64(s.cfg.ProcessingBase)
 	if full {
-		d += s.cfg.ProcessingFactor * float64(audio)
+		d += max(s.cfg.ProcessingFactor, 0) * float64(audio)
 	}
 	u := draw(s.cfg.Seed, "processing", uint64(seq), 0)
-	d *= 1 + s.cfg.ProcessingJitter*(2*u-1)
+	d *= 1 + max(s.cfg.ProcessingJitter, 0)*(2*u-1)
 	return s.scale(time.Duration(d))
 }

@@ -46,15 +46,15 @@ type Config struct {
 	// account; free accounts have 5).
 	Concurrency int
 	// StartDelay is how long a transcript stays queued before processing when
-	// a slot is free. Defaults to 300ms.
+	// a slot is free. A negative value means none. Defaults to 300ms.
 	StartDelay time.Duration
 	// ProcessingBase is the fixed part of the processing time. Defaults to 2s.
 	ProcessingBase time.Duration
-	// ProcessingFactor is the processing time per second of audio. Defaults
-	// to 0.1.
+	// ProcessingFactor is the processing time per second of audio. A
+	// negative value means none. Defaults to 0.1.
 	ProcessingFactor float64
-	// ProcessingJitter is the relative jitter of the processing time, in
-	// [0, 1). Defaults to 0.1.
+	// ProcessingJitter is the relative jitter of the processing time, below
+	// 1. A negative value means none. Defaults to 0.1.
 	ProcessingJitter float64
 	// RateLimit is the number of /v2 requests allowed per RateWindow; beyond
 	// it requests get 429 with Retry-After. A negative value disables it.
@@ -137,10 +137,10 @@ func (cfg Config) Validate() error {
 	switch {
 	case cfg.TimeScale <= 0 || math.IsInf(cfg.TimeScale, 0) || math.IsNaN(cfg.TimeScale):
 		return fmt.Errorf("%w: time scale must be positive, got %v", ErrInvalidConfig, cfg.TimeScale)
-	case cfg.ProcessingBase < 0 || cfg.StartDelay < 0 || cfg.ProcessingFactor < 0:
-		return fmt.Errorf("%w: processing times must not be negative", ErrInvalidConfig)
-	case cfg.ProcessingJitter < 0 || cfg.ProcessingJitter >= 1:
-		return fmt.Errorf("%w: processing jitter must be in [0, 1), got %v", ErrInvalidConfig, cfg.ProcessingJitter)
+	case cfg.ProcessingBase < 0:
+		return fmt.Errorf("%w: processing base must not be negative", ErrInvalidConfig)
+	case cfg.ProcessingJitter >= 1:
+		return fmt.Errorf("%w: processing jitter must be below 1, got %v", ErrInvalidConfig, cfg.ProcessingJitter)
 	case cfg.RateWindow < 0 || cfg.MaxUploadBytes < 0:
 		return fmt.Errorf("%w: rate window and upload limit must not be negative", ErrInvalidConfig)
 	}

@@ -224,7 +224,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		s.startFetch(t)
 	} else {
 		s.decideLocked(t)
-		t.readyAt = now.Add(s.scale(s.cfg.StartDelay))
+		t.readyAt = now.Add(s.startDelay())
 	}
 	s.enqueueLocked(t)
 	writeRaw(w, http.StatusOK, "application/json", s.renderLocked(t))

@@ -171,7 +171,7 @@ func (s *Server) startFetch(t *transcript) {
 			t.media = m
 		}
 		s.decideLocked(t)
-		ready := t.created.Add(s.scale(s.cfg.StartDelay))
+		ready := t.created.Add(s.startDelay())
 		if now := s.now(); now.After(ready) {
 			ready = now
 		}
