@@ -116,7 +116,9 @@ func TestFaults(t *testing.T) {
 				if err != nil || resp.StatusCode != 200 {
 					t.Fatalf("upload: %v %v", err, resp)
 				}
-				var up struct{ UploadURL string `json:"upload_url"` }
+				var up struct {
+					UploadURL string `json:"upload_url"`
+				}
 				_ = json.Unmarshal(body, &up)
 				uploadURL = up.UploadURL
 			}
