@@ -51,7 +51,6 @@ type File struct {
 	TranscriptID string                `json:"transcript_id,omitempty"`
 	LastError    string                `json:"last_error,omitempty"`
 	Reason       string                `json:"reason,omitempty"`
-	Transcript   json.RawMessage       `json:"-"`
 	CreatedAt    time.Time             `json:"created_at"`
 	UpdatedAt    time.Time             `json:"updated_at"`
 	StartedAt    time.Time             `json:"started_at,omitzero"`
@@ -59,16 +58,16 @@ type File struct {
 }
 
 const fileColumns = `id, input_key, source, out_name, params, gen, state, stage, checkpoint, preflight,
-	transcript_id, last_error, reason, transcript, created_at, updated_at, started_at, finished_at`
+	transcript_id, last_error, reason, created_at, updated_at, started_at, finished_at`
 
 func scanFile(row interface{ Scan(...any) error }) (*File, error) {
 	var (
 		f                                   File
-		params, cp, pre, tr                 string
+		params, cp, pre                     string
 		created, updated, started, finished string
 	)
 	if err := row.Scan(&f.ID, &f.InputKey, &f.Source, &f.OutName, &params, &f.Gen, &f.State, &f.Stage, &cp, &pre,
-		&f.TranscriptID, &f.LastError, &f.Reason, &tr, &created, &updated, &started, &finished); err != nil {
+		&f.TranscriptID, &f.LastError, &f.Reason, &created, &updated, &started, &finished); err != nil {
 		return nil, err
 	}
 	if params != "" {
@@ -76,9 +75,6 @@ func scanFile(row interface{ Scan(...any) error }) (*File, error) {
 	}
 	if pre != "" {
 		f.Preflight = json.RawMessage(pre)
-	}
-	if tr != "" {
-		f.Transcript = json.RawMessage(tr)
 	}
 	if cp != "" {
 		if err := json.Unmarshal([]byte(cp), &f.Checkpoint); err != nil {
@@ -153,6 +149,20 @@ func (s *Store) File(ctx context.Context, id int64) (*File, error) {
 		return nil, fmt.Errorf("get file %d: %w", id, err)
 	}
 	return f, nil
+}
+
+// Transcript returns the stored transcript body (the API's JSON) of a done
+// file.
+func (s *Store) Transcript(ctx context.Context, id int64) (json.RawMessage, error) {
+	var tr string
+	err := s.db.QueryRowContext(ctx, `SELECT transcript FROM durascribe_file WHERE id = $1`, id).Scan(&tr)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("get transcript %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get transcript %d: %w", id, err)
+	}
+	return json.RawMessage(tr), nil
 }
 
 // Files lists files in the given states (all when none), oldest first.

@@ -43,6 +43,9 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 		r.tcfg.Profile, _ = resilience.LookupProfile("default")
 	}
 	r.tcfg.Profile = scaleProfile(r.tcfg.Profile, cfg.TimeScale)
+	if r.tcfg.ProcessingBase == 0 {
+		r.tcfg.ProcessingBase = r.scale(3 * time.Second)
+	}
 	if r.tcfg.Budget == nil {
 		r.tcfg.Budget = resilience.NewBudget(resilience.BudgetConfig{})
 	}

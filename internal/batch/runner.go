@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/durascribe/durascribe/preflight"
 	"github.com/durascribe/durascribe/resilience"
 	"github.com/durascribe/durascribe/transcribe"
 )
@@ -24,6 +25,10 @@ type RunConfig struct {
 	// Limiter (the rate cap), and creates Breakers (from Breaker) and Budget
 	// when nil.
 	Transcribe transcribe.Config
+	// Preflight checks each local file or URL before its upload; its report
+	// is kept with the file (status shows it) and a reject fails the file.
+	// Defaults to nil: no check.
+	Preflight *preflight.Checker
 	// Breaker configures the per-host circuit breakers when
 	// Transcribe.Breakers is nil; Run adds OnStateChange to pause the queue.
 	// Defaults to resilience defaults (scaled by TimeScale).

@@ -107,6 +107,9 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) error
 	tcfg.OnEvent = func(ev transcribe.Event) {
 		r.onEvent(context.WithoutCancel(ctx), f.ID, ev)
 	}
+	if r.cfg.Preflight != nil {
+		tcfg.Preflight = r.preflightFunc(f.ID)
+	}
 	t, err := transcribe.New(tcfg)
 	if err != nil {
 		return fmt.Errorf("create transcriber: %w", err)
@@ -139,6 +142,23 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) error
 		return river.JobSnooze(r.gateDelay())
 	}
 	return r.handleError(ctx, f, err)
+}
+
+// preflightFunc adapts the checker for transcribe and keeps each report with
+// its file.
+func (r *Runner) preflightFunc(id int64) func(context.Context, string) (time.Duration, error) {
+	return func(ctx context.Context, src string) (time.Duration, error) {
+		rep, err := r.cfg.Preflight.Check(ctx, src)
+		if err != nil {
+			return 0, err
+		}
+		if b, err := json.Marshal(rep); err == nil {
+			if err := r.store.setPreflight(context.WithoutCancel(ctx), id, b); err != nil {
+				return 0, err
+			}
+		}
+		return rep.Duration, rep.Err()
+	}
 }
 
 // complete stores the transcript, writes the outputs and ends the file.

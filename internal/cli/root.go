@@ -74,7 +74,14 @@ clear, permanent, explained failure, and no transcript is paid for twice.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErrorf(err) })
 	root.AddCommand(
 		newVersionCmd(s),
+		newTranscribeCmd(s),
+		newStatusCmd(s),
+		newRetryCmd(s),
+		newExportCmd(s),
+		newEnqueueCmd(s),
+		newWorkerCmd(s),
 		newCheckCmd(s),
+		newEmulatorCmd(s),
 	)
 	return root
 }

@@ -1,0 +1,334 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/durascribe/durascribe/assemblyai"
+	"github.com/durascribe/durascribe/emulator"
+	"github.com/durascribe/durascribe/internal/batch"
+	"github.com/durascribe/durascribe/internal/logging"
+	"github.com/durascribe/durascribe/preflight"
+	"github.com/durascribe/durascribe/resilience"
+	"github.com/durascribe/durascribe/transcribe"
+)
+
+// workOptions are the flags of the commands that work the queue (transcribe,
+// worker) and the store flag shared by every batch command.
+type workOptions struct {
+	DB                string
+	APIKey            string
+	BaseURL           string
+	Profile           string
+	Concurrency       int
+	UploadConcurrency int
+	Emulator          string
+	TimeScale         float64
+	NoPreflight       bool
+	Out               string
+	Formats           []string
+	Force             bool
+	LogLevel          string
+	LogFile           string
+}
+
+func addDBFlag(fs *pflag.FlagSet, db *string) {
+	fs.StringVar(db, "db", batch.DefaultDSN, "job store: a SQLite file or a postgres:// URL")
+}
+
+func (o *workOptions) addFlags(fs *pflag.FlagSet) {
+	addDBFlag(fs, &o.DB)
+	fs.StringVar(&o.APIKey, "api-key", "", "AssemblyAI API key (default $ASSEMBLYAI_API_KEY)")
+	fs.StringVar(&o.BaseURL, "base-url", "", "API base URL (default "+assemblyai.DefaultBaseURL+")")
+	fs.StringVar(&o.Profile, "profile", "default", "in-process retry profile: realtime, default or batch")
+	fs.IntVar(&o.Concurrency, "concurrency", 5, "transcripts in flight at the API (free accounts: 5)")
+	fs.IntVar(&o.UploadConcurrency, "upload-concurrency", 2, "uploads in flight")
+	fs.StringVar(&o.Emulator, "emulator", "", "run against an in-process emulator with this scenario (no API key needed)")
+	fs.Lookup("emulator").NoOptDefVal = "clean"
+	fs.Float64Var(&o.TimeScale, "time-scale", 1, "multiply every delay (and the emulator's clock) by this factor")
+	fs.BoolVar(&o.NoPreflight, "no-preflight", false, "skip the audio checks before upload")
+	fs.StringVar(&o.Out, "out", "", "output directory (mirrors the input tree)")
+	fs.StringSliceVar(&o.Formats, "format", []string{"txt", "json"}, "output formats: txt, json, srt, vtt")
+	fs.BoolVar(&o.Force, "force", false, "overwrite existing outputs that differ")
+	fs.StringVar(&o.LogLevel, "log-level", "warn", "log level: debug, info, warn, error")
+	fs.StringVar(&o.LogFile, "log-file", "", "write logs to this file instead of stderr")
+}
+
+// session is what a working command needs: a store, a run config and the
+// cleanups of what was started for them.
+type session struct {
+	store    *batch.Store
+	cfg      batch.RunConfig
+	logger   *slog.Logger
+	cleanups []func()
+}
+
+func (s *session) close() {
+	for i := len(s.cleanups) - 1; i >= 0; i-- {
+		s.cleanups[i]()
+	}
+}
+
+// openSession validates the API settings before opening anything, so that a
+// missing key fails before any request or database file.
+func openSession(ctx context.Context, st *streams, o *workOptions) (_ *session, err error) {
+	if o.TimeScale <= 0 {
+		return nil, usageErrorf(errors.New("--time-scale must be positive"))
+	}
+	if o.Concurrency < 1 || o.UploadConcurrency < 1 {
+		return nil, usageErrorf(errors.New("--concurrency and --upload-concurrency must be at least 1"))
+	}
+	out := batch.OutputConfig{Dir: o.Out, Formats: o.Formats, Force: o.Force}
+	if err := out.Validate(); err != nil {
+		return nil, usageErrorf(err)
+	}
+	prof, err := resilience.LookupProfile(o.Profile)
+	if err != nil {
+		return nil, usageErrorf(err)
+	}
+	logger, closeLog, err := logging.New(logging.Options{Level: o.LogLevel, File: o.LogFile}, st.ErrOut)
+	if err != nil {
+		return nil, usageErrorf(err)
+	}
+	s := &session{logger: logger, cleanups: []func(){func() { _ = closeLog() }}}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	key, baseURL := o.APIKey, o.BaseURL
+	if key == "" {
+		key = strings.TrimSpace(st.Getenv("ASSEMBLYAI_API_KEY"))
+	}
+	if o.Emulator != "" {
+		key, baseURL, err = s.startEmulator(o.Emulator, o.TimeScale)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if key == "" {
+		return nil, configErrorf(errors.New("no API key: set ASSEMBLYAI_API_KEY or --api-key (or try --emulator)"))
+	}
+	client, err := assemblyai.New(assemblyai.Config{APIKey: assemblyai.APIKey(key), BaseURL: baseURL, Getenv: st.Getenv})
+	if err != nil {
+		return nil, configErrorf(fmt.Errorf("configure API client: %w", err))
+	}
+	var checker *preflight.Checker
+	if !o.NoPreflight {
+		if checker, err = preflight.New(preflight.Config{}); err != nil {
+			return nil, configErrorf(fmt.Errorf("configure pre-flight: %w", err))
+		}
+	}
+	s.store, err = batch.Open(ctx, o.DB, batch.OpenOptions{Logger: logger})
+	if err != nil {
+		return nil, configErrorf(fmt.Errorf("open job store: %w", err))
+	}
+	s.cleanups = append(s.cleanups, func() { _ = s.store.Close() })
+	s.cfg = batch.RunConfig{
+		Transcribe:        transcribe.Config{Client: client, Profile: prof, Logger: logger},
+		Preflight:         checker,
+		Output:            out,
+		Concurrency:       o.Concurrency,
+		UploadConcurrency: o.UploadConcurrency,
+		TimeScale:         o.TimeScale,
+		Logger:            logger,
+	}
+	return s, nil
+}
+
+// startEmulator serves an emulator on a loopback port with a generated key.
+func (s *session) startEmulator(scenario string, scale float64) (key, baseURL string, err error) {
+	sc, err := emulator.LookupScenario(scenario)
+	if err != nil {
+		return "", "", usageErrorf(err)
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	key = hex.EncodeToString(b[:])
+	em, err := emulator.New(emulator.Config{APIKeys: []string{key}, Scenario: sc, TimeScale: scale, Logger: s.logger})
+	if err != nil {
+		return "", "", configErrorf(fmt.Errorf("start emulator: %w", err))
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		_ = em.Close()
+		return "", "", fmt.Errorf("start emulator: %w", err)
+	}
+	srv := &http.Server{Handler: em, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	s.cleanups = append(s.cleanups, func() { _ = srv.Close(); _ = em.Close() })
+	return key, "http://" + ln.Addr().String(), nil
+}
+
+// run works the queue and turns the outcome into the command's error.
+func (s *session) run(ctx context.Context, st *streams, untilDone bool) error {
+	s.cfg.UntilDone = untilDone
+	s.cfg.OnFileEnd = func(f *batch.File, outErr error) {
+		switch {
+		case f.State == batch.StateFailed:
+			progressf(st.Out, "failed  %s: %s", f.Source, f.Reason)
+		case outErr != nil:
+			progressf(st.Out, "done    %s (output not written: %v)", f.Source, outErr)
+		default:
+			progressf(st.Out, "done    %s", f.Source)
+		}
+	}
+	s.cfg.OnProgress = func(p batch.Progress) {
+		line := fmt.Sprintf("progress %d/%d done, %d failed, %d in flight, %d queued",
+			p.Done, p.Total(), p.Failed, p.Working, p.Pending)
+		if p.Breaker != "" {
+			line += ", circuit breaker " + p.Breaker
+		}
+		progressf(st.Out, "%s", line)
+	}
+	sum, err := s.store.Run(ctx, s.cfg)
+	printSummary(st.Out, sum)
+	switch {
+	case errors.Is(err, batch.ErrStopRun):
+		return configErrorf(fmt.Errorf("%w\nFix: check the API key (ASSEMBLYAI_API_KEY or --api-key) and the account balance "+
+			"at https://www.assemblyai.com/app, then re-run the same command: every file is still queued", err))
+	case err != nil && ctx.Err() != nil:
+		fmt.Fprintln(st.ErrOut, "durascribe: interrupted; progress is saved, re-run the same command to resume")
+		return &reportedError{ctx.Err()}
+	case err != nil:
+		return err
+	case sum.Failed > 0 || sum.OutputErrors > 0:
+		return &reportedError{failedErrorf(fmt.Errorf("%d files failed, %d outputs not written (see `durascribe status`)",
+			sum.Failed, sum.OutputErrors))}
+	}
+	return nil
+}
+
+func progressf(w io.Writer, format string, args ...any) {
+	fmt.Fprintf(w, "%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+func printSummary(w io.Writer, s batch.Summary) {
+	fmt.Fprintf(w, "\n%-10s %6s\n", "STATE", "FILES")
+	for _, r := range []struct {
+		name string
+		n    int
+	}{{"done", s.Done}, {"failed", s.Failed}, {"working", s.Working}, {"pending", s.Pending}} {
+		fmt.Fprintf(w, "%-10s %6d\n", r.name, r.n)
+	}
+	fmt.Fprintf(w, "%-10s %6d\n", "total", s.Total())
+}
+
+type transcribeOptions struct {
+	workOptions
+	Inputs            []string
+	ParamsFile        string
+	SpeechModels      []string
+	Language          string
+	LanguageDetection bool
+	SpeakerLabels     bool
+	Punctuate         bool
+}
+
+func newTranscribeCmd(s *streams) *cobra.Command {
+	opts := &transcribeOptions{}
+	cmd := &cobra.Command{
+		Use:   "transcribe PATH|DIR|URL|@list.txt ... --out DIR",
+		Short: "Transcribe files, folders and URLs durably (resumable, never paying twice)",
+		Long: `transcribe records every input in the job store (--db), then works the queue
+until every file is done or has failed permanently. Re-running the same command
+resumes: finished files are skipped, interrupted ones continue where they were.
+
+Exit status: 0 all done, 1 some failed, 3 API key/account problem, 130 interrupted.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Inputs = args
+			params, err := opts.params(cmd)
+			if err != nil {
+				return usageErrorf(err)
+			}
+			return runTranscribe(cmd.Context(), s, opts, params)
+		},
+	}
+	opts.addFlags(cmd.Flags())
+	f := cmd.Flags()
+	f.StringVar(&opts.ParamsFile, "params", "", "transcript parameters as a JSON file (flags override it)")
+	f.StringSliceVar(&opts.SpeechModels, "speech-model", nil, "speech models in order of preference")
+	f.StringVar(&opts.Language, "language", "", "language code, e.g. en_us")
+	f.BoolVar(&opts.LanguageDetection, "language-detection", false, "detect the language")
+	f.BoolVar(&opts.SpeakerLabels, "speaker-labels", false, "label speakers")
+	f.BoolVar(&opts.Punctuate, "punctuate", true, "add punctuation")
+	return cmd
+}
+
+// params builds the transcript parameters: --params first, flags on top.
+func (o *transcribeOptions) params(cmd *cobra.Command) (json.RawMessage, error) {
+	var p assemblyai.TranscriptParams
+	if o.ParamsFile != "" {
+		b, err := os.ReadFile(o.ParamsFile)
+		if err != nil {
+			return nil, fmt.Errorf("read --params: %w", err)
+		}
+		if err := json.Unmarshal(b, &p); err != nil {
+			return nil, fmt.Errorf("parse --params %s: %w", o.ParamsFile, err)
+		}
+		var extra map[string]json.RawMessage
+		_ = json.Unmarshal(b, &extra)
+		typed, _ := json.Marshal(p)
+		var known map[string]json.RawMessage
+		_ = json.Unmarshal(typed, &known)
+		for k, v := range extra {
+			if _, ok := known[k]; !ok && k != "audio_url" {
+				if p.Extra == nil {
+					p.Extra = map[string]json.RawMessage{}
+				}
+				p.Extra[k] = v
+			}
+		}
+	}
+	fs := cmd.Flags()
+	if fs.Changed("speech-model") {
+		p.SpeechModels = o.SpeechModels
+	}
+	if fs.Changed("language") {
+		p.LanguageCode = assemblyai.String(o.Language)
+	}
+	if fs.Changed("language-detection") {
+		p.LanguageDetection = assemblyai.Bool(o.LanguageDetection)
+	}
+	if fs.Changed("speaker-labels") {
+		p.SpeakerLabels = assemblyai.Bool(o.SpeakerLabels)
+	}
+	if fs.Changed("punctuate") {
+		p.Punctuate = assemblyai.Bool(o.Punctuate)
+	}
+	p.AudioURL = ""
+	return json.Marshal(p)
+}
+
+func runTranscribe(ctx context.Context, st *streams, opts *transcribeOptions, params json.RawMessage) error {
+	inputs, err := batch.ResolveInputs(opts.Inputs, params)
+	if err != nil {
+		return usageErrorf(err)
+	}
+	s, err := openSession(ctx, st, &opts.workOptions)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	res, err := s.store.Enqueue(ctx, inputs)
+	if err != nil {
+		return err
+	}
+	progressf(st.Out, "queued %d new files (%d already known) in %s", res.Added, res.Known, opts.DB)
+	return s.run(ctx, st, true)
+}
