@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/durascribe/durascribe/assemblyai"
@@ -23,12 +22,12 @@ const minRequestTimeout = 5 * time.Second
 func newAPIContender(o childOptions, key assemblyai.APIKey) (contenderFunc, error) {
 	ts := o.TimeScale
 	hc := &http.Client{
-		Transport: &retryAfterTransport{base: &http.Transport{
+		Transport: &http.Transport{
 			DialContext:         (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
 			MaxIdleConns:        100,
 			MaxIdleConnsPerHost: 32,
 			IdleConnTimeout:     90 * time.Second,
-		}},
+		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	client, err := assemblyai.New(assemblyai.Config{
@@ -100,24 +99,4 @@ func scaleBreaker(c resilience.BreakerConfig, ts float64) resilience.BreakerConf
 	c.Window = scaled(c.Window, ts)
 	c.OpenDelay = scaled(c.OpenDelay, ts)
 	return c
-}
-
-// retryAfterTransport replaces Retry-After (whole seconds on the wire,
-// rounded up to at least 1 s by the emulator) with the exact scaled delay
-// the emulator sends in X-Emulator-Retry-After-Ms, so that a client that
-// honours Retry-After waits what the real API would have asked, scaled, and
-// not up to 1/time-scale times longer.
-type retryAfterTransport struct{ base http.RoundTripper }
-
-func (rt *retryAfterTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := rt.base.RoundTrip(req)
-	if err != nil {
-		return resp, err
-	}
-	if ms := resp.Header.Get("X-Emulator-Retry-After-Ms"); ms != "" && resp.Header.Get("Retry-After") != "" {
-		if n, perr := strconv.ParseInt(ms, 10, 64); perr == nil && n >= 0 {
-			resp.Header.Set("Retry-After", strconv.FormatFloat(float64(n)/1000, 'f', 3, 64))
-		}
-	}
-	return resp, nil
 }

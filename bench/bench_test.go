@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"testing"
@@ -144,5 +146,49 @@ func TestIdealSeconds(t *testing.T) {
 				t.Errorf("idealSeconds = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestExactRetryAfter(t *testing.T) {
+	t.Parallel()
+	h := exactRetryAfter(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "1")
+		if r.URL.Path == "/scaled" {
+			w.Header().Set("X-Emulator-Retry-After-Ms", "150")
+		}
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	for path, want := range map[string]string{"/scaled": "0.150", "/plain": "1"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if got := rec.Header().Get("Retry-After"); got != want || rec.Code != http.StatusTooManyRequests {
+			t.Errorf("%s: Retry-After %q (status %d), want %q", path, got, rec.Code, want)
+		}
+	}
+}
+
+func TestRecoveryAfter(t *testing.T) {
+	t.Parallel()
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	samples := []sample{
+		{at: ms(10), inFlight: 10}, {at: ms(20), inFlight: 0}, {at: ms(30), inFlight: 4},
+		{at: ms(40), inFlight: 10, completed: 20}, {at: ms(50), inFlight: 3, completed: 47},
+	}
+	tests := []struct {
+		name  string
+		end   time.Duration
+		files int
+		want  time.Duration
+		ok    bool
+	}{
+		{"back at full concurrency", ms(15), 50, ms(25), true},
+		{"fewer files left than slots", ms(45), 50, ms(5), true},
+		{"run ended first", ms(60), 50, 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := recoveryAfter(samples, tt.end, 10, tt.files)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("%s: recoveryAfter = %v, %v; want %v, %v", tt.name, got, ok, tt.want, tt.ok)
+		}
 	}
 }

@@ -44,8 +44,12 @@ type Row struct {
 	Reuploads            int     `json:"reuploads"`
 	PeakRSSBytes         int64   `json:"peak_rss_bytes"`
 
-	// note explains an anomaly (a timeout, a crash); Markdown only.
+	// note explains an anomaly (a timeout, a crash) or adds outage
+	// figures; Markdown only.
 	note string
+	// recoveredScaled is, in outage scenarios, the scaled seconds from the
+	// end of the outage to full throughput; -1 if never.
+	recoveredScaled float64
 }
 
 // writeJSON writes docs as one JSON document, or an array of them when there

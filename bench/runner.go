@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/durascribe/durascribe/emulator"
+	"github.com/durascribe/durascribe/resilience"
 )
 
 // benchAPIKey is the key the bench's emulators accept; it is not a secret.
@@ -119,11 +120,12 @@ func runContender(ctx context.Context, o runOptions, cfg emulator.Config, conten
 		return Row{}, err
 	}
 	defer em.Close()
+	emStart := time.Now()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return Row{}, fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: em, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: exactRetryAfter(em), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	baseURL := "http://" + ln.Addr().String()
@@ -144,9 +146,13 @@ func runContender(ctx context.Context, o runOptions, cfg emulator.Config, conten
 	cmd.WaitDelay = 10 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &tailWriter{buf: &stderr, max: 8 << 10}
+	sctx, stopSampling := context.WithCancel(ctx)
+	samples := make(chan []sample, 1)
+	go func() { samples <- sampleInFlight(sctx, em, emStart) }()
 	start := time.Now()
 	runErr := cmd.Run()
 	makespan := time.Since(start)
+	stopSampling()
 
 	row := Row{Contender: contender, MakespanSeconds: round3(makespan.Seconds())}
 	if cmd.ProcessState != nil {
@@ -185,7 +191,35 @@ func runContender(ctx context.Context, o runOptions, cfg emulator.Config, conten
 	row.RequestsDuringOutage = st.RequestsDuringOutage
 	row.DuplicateTranscripts = st.DuplicateTranscripts
 	row.Reuploads = st.ReUploads
+	if n := len(cfg.Scenario.Outages); n > 0 {
+		noteOutage(&row, cfg, <-samples, o.Concurrency, o.Files)
+	}
 	return row, nil
+}
+
+// noteOutage notes how many requests reached the outage per breaker
+// interval and how long after the last outage full throughput was back.
+func noteOutage(row *Row, cfg emulator.Config, samples []sample, conc, files int) {
+	cfg = cfg.WithDefaults()
+	var length time.Duration
+	for _, w := range cfg.Scenario.Outages {
+		length += w.End.D() - w.Start.D()
+	}
+	last := slices.MaxFunc(cfg.Scenario.Outages, func(a, b emulator.Outage) int { return int(a.End - b.End) })
+	if cfg.Concurrency > 0 {
+		conc = min(conc, cfg.Concurrency)
+	}
+	intervals := float64(length) / float64(resilience.DefaultBreakerOpenDelay)
+	parts := []string{fmt.Sprintf("%.1f requests per breaker interval (%v) of the outage",
+		float64(row.RequestsDuringOutage)/intervals, resilience.DefaultBreakerOpenDelay)}
+	if d, ok := recoveryAfter(samples, scaled(last.End.D(), cfg.TimeScale), conc, files); ok {
+		row.recoveredScaled = d.Seconds() / cfg.TimeScale
+		parts = append(parts, fmt.Sprintf("full throughput %.1f scaled s after the outage ended", row.recoveredScaled))
+	} else {
+		row.recoveredScaled = -1
+		parts = append(parts, "never back to full throughput after the outage")
+	}
+	row.note = strings.TrimPrefix(row.note+"; "+strings.Join(parts, "; "), "; ")
 }
 
 // tally counts outcomes into row; files with no outcome count as failed.
