@@ -17,7 +17,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) {
+		if benchDirPath != "" {
+			os.RemoveAll(benchDirPath)
+		}
+	}))
 }
 
 const corpus = "../testdata/audio"

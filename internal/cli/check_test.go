@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -153,5 +155,35 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	if err := os.WriteFile(to, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// BenchmarkCheckDir checks a directory of 1,000 small files with --jobs 2
+// (target <= 10 s per run).
+func BenchmarkCheckDir(b *testing.B) {
+	dir := b.TempDir()
+	src := []string{"speech.wav", "speech.mp3", "speech.flac", "speech.ogg", "speech.opus", "speech.m4a", "speech.webm", "tone.wav"}
+	for i := range 1000 {
+		name := src[i%len(src)]
+		data, err := os.ReadFile(filepath.Join(audioDir, name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, strconv.Itoa(i)+"_"+name), data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, engine := range []string{"go", "ffmpeg"} {
+		b.Run(engine, func(b *testing.B) {
+			if _, err := exec.LookPath("ffmpeg"); err != nil && engine == "ffmpeg" {
+				b.Skip("ffmpeg not on PATH")
+			}
+			opts := &checkOptions{Sources: []string{dir}, Jobs: 2, NoFFmpeg: engine == "go", Out: io.Discard, ErrOut: io.Discard}
+			for b.Loop() {
+				if err := runCheck(b.Context(), opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
