@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 // buildDurascribe builds the durascribe binary into dir.
@@ -28,10 +31,56 @@ func batchCommand(ctx context.Context, o runOptions, baseURL, corpus, work strin
 		"--base-url", baseURL,
 		"--time-scale", strconv.FormatFloat(o.TimeScale, 'g', -1, 64),
 		"--concurrency", strconv.Itoa(o.Concurrency),
+		"--upload-concurrency", strconv.Itoa(o.Concurrency),
 		corpus)
 }
 
-// batchOutcomes reads what durascribe-batch did to each file.
-func batchOutcomes(ctx context.Context, work, corpus string) ([]fileOutcome, error) {
-	return nil, errNoBatch
+// batchStatus is the part of `durascribe status --json` the bench reads.
+type batchStatus struct {
+	Counts []struct {
+		State string `json:"state"`
+		N     int    `json:"n"`
+	} `json:"counts"`
+	Failures []struct {
+		Source string `json:"source"`
+		Reason string `json:"reason"`
+	} `json:"failures"`
+}
+
+// batchOutcomes reads what durascribe-batch did to each file from its job
+// store, through `durascribe status --json`. A failed file counts as
+// transient-only when the pipeline gave up after its retry period
+// ("gave up after ..."); every other failure is one durascribe judged
+// permanent. Files still pending or working count as unfinished.
+func batchOutcomes(ctx context.Context, bin, work string) ([]fileOutcome, error) {
+	cmd := exec.CommandContext(ctx, bin, "status", "--json", "--db", filepath.Join(work, "durascribe.db"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("durascribe status: %w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	var st batchStatus
+	if err := json.Unmarshal(out, &st); err != nil {
+		return nil, fmt.Errorf("decode durascribe status: %w", err)
+	}
+	var res []fileOutcome
+	for _, c := range st.Counts {
+		switch c.State {
+		case "done":
+			for range c.N {
+				res = append(res, fileOutcome{OK: true})
+			}
+		case "failed":
+		default:
+			for range c.N {
+				res = append(res, fileOutcome{Unfinished: true, Error: "still " + c.State})
+			}
+		}
+	}
+	for _, f := range st.Failures {
+		res = append(res, fileOutcome{Name: filepath.Base(f.Source), Error: f.Reason,
+			TransientOnly: strings.HasPrefix(f.Reason, "gave up after")})
+	}
+	return res, nil
 }

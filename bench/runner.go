@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -163,7 +162,7 @@ func runContender(ctx context.Context, o runOptions, cfg emulator.Config, conten
 	var outcomes []fileOutcome
 	switch contender {
 	case contenderBatch:
-		outcomes, err = batchOutcomes(ctx, work, corpus)
+		outcomes, err = batchOutcomes(ctx, o.Durascribe, work)
 		if err == nil && runErr != nil {
 			row.note = fmt.Sprintf("durascribe exited with %v", runErr)
 		}
@@ -257,6 +256,3 @@ func (w *tailWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
-
-// errNoBatch means durascribe-batch cannot run (no binary).
-var errNoBatch = errors.New("durascribe binary unavailable")
