@@ -12,23 +12,29 @@ import (
 // real wording is unknown.
 const msgNotCompleted = "Transcript is not completed yet"
 
-// completedLocked returns a completed transcript's content and duration, or
-// writes the error and returns nil.
+// completed returns a completed transcript and its content, or writes the
+// error and reports false.
 func (s *Server) completed(w http.ResponseWriter, r *http.Request) (*transcript, *content, bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	t := s.lookupLocked(r.PathValue("id"))
+	msg := ""
+	var c *content
 	switch {
 	case t == nil:
-		writeError(w, http.StatusBadRequest, msgLookup)
+		msg = msgLookup
 	case t.status != statusCompleted:
-		writeError(w, http.StatusBadRequest, msgNotCompleted)
+		msg = msgNotCompleted
 	case t.deleted || t.content == nil:
-		writeError(w, http.StatusBadRequest, "Transcript has been deleted")
+		msg = "Transcript has been deleted"
 	default:
-		return t, t.content, true
+		c = t.content
 	}
-	return nil, nil, false
+	s.mu.Unlock()
+	if msg != "" {
+		writeError(w, http.StatusBadRequest, msg)
+		return nil, nil, false
+	}
+	return t, c, true
 }
 
 func durationSeconds(t *transcript) float64 {

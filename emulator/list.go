@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -54,29 +55,33 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	throttledOnly := q.Get("throttled_only") == "true"
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	code, body := s.listLocked(r, limit, status, createdOn, throttledOnly)
+	s.mu.Unlock()
+	writeRaw(w, code, "application/json", body)
+}
+
+// listLocked builds the list response; the caller writes it after unlocking.
+func (s *Server) listLocked(r *http.Request, limit int, status, createdOn string, throttledOnly bool) (int, []byte) {
+	q := r.URL.Query()
 	s.advanceLocked(s.now())
 	st := &s.state
 	lo, hi := 0, len(st.order) // candidate seq range [lo, hi)
 	if id := q.Get("before_id"); id != "" {
 		t := st.transcripts[id]
 		if t == nil {
-			writeError(w, http.StatusBadRequest, msgLookup)
-			return
+			return http.StatusBadRequest, errorJSON(msgLookup)
 		}
 		hi = t.seq
 	}
 	if id := q.Get("after_id"); id != "" {
 		t := st.transcripts[id]
 		if t == nil {
-			writeError(w, http.StatusBadRequest, msgLookup)
-			return
+			return http.StatusBadRequest, errorJSON(msgLookup)
 		}
 		lo = t.seq + 1
 	}
 	if lo > hi {
-		writeError(w, http.StatusBadRequest, "'after_id' must be a newer transcript than 'before_id'")
-		return
+		return http.StatusBadRequest, errorJSON("'after_id' must be a newer transcript than 'before_id'")
 	}
 	match := func(t *transcript) bool {
 		return (status == "" || t.status == status) &&
@@ -138,5 +143,6 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		out.PageDetails.PrevURL = pageURL("before_id", page[len(page)-1].id)
 		out.PageDetails.NextURL = pageURL("after_id", page[0].id)
 	}
-	writeJSON(w, http.StatusOK, out)
+	b, _ := json.Marshal(out)
+	return http.StatusOK, b
 }

@@ -382,7 +382,12 @@ type errorBody struct {
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, errorBody{Error: msg})
+	writeRaw(w, status, "application/json", errorJSON(msg))
+}
+
+func errorJSON(msg string) []byte {
+	b, _ := json.Marshal(errorBody{Error: msg})
+	return b
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -185,22 +185,27 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, msg)
 		return
 	}
-	audioURL := *p.AudioURL
-	id := newUUID()
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	status, b := s.createLocked(r, p)
+	s.mu.Unlock()
+	writeRaw(w, status, "application/json", b)
+}
+
+// createLocked creates a transcript for validated params and returns the
+// response to send once the lock is released.
+func (s *Server) createLocked(r *http.Request, p params) (int, []byte) {
+	audioURL := *p.AudioURL
 	now := s.now()
 	s.advanceLocked(now)
 	st := &s.state
 	t := &transcript{
-		id: id, seq: len(st.order), params: p, audioURL: audioURL,
+		id: newUUID(), seq: len(st.order), params: p, audioURL: audioURL,
 		created: now, status: statusQueued,
 	}
 	fetch := false
 	if up := s.ownUploadLocked(audioURL); up != nil {
 		if len(s.cfg.APIKeys) > 1 && up.key != r.Header.Get("Authorization") {
-			writeError(w, http.StatusForbidden, msgCannotAccess)
-			return
+			return http.StatusForbidden, errorJSON(msgCannotAccess)
 		}
 		t.audioKey = "sha256:" + up.media.sha
 		if up.deleted {
@@ -217,7 +222,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.countCreateLocked(t)
-	st.transcripts[id] = t
+	st.transcripts[t.id] = t
 	st.order = append(st.order, t)
 	st.byAudio[t.audioKey] = append(st.byAudio[t.audioKey], t)
 	if fetch {
@@ -227,7 +232,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		t.readyAt = now.Add(s.startDelay())
 	}
 	s.enqueueLocked(t)
-	writeRaw(w, http.StatusOK, "application/json", s.renderLocked(t))
+	return http.StatusOK, s.renderLocked(t)
 }
 
 // decideLocked fixes t's outcome and processing time once its audio is known.
@@ -298,15 +303,18 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 // behaviour is unknown.
 func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.lookupLocked(r.PathValue("id"))
+	status, b := s.deleteLocked(r.PathValue("id"))
+	s.mu.Unlock()
+	writeRaw(w, status, "application/json", b)
+}
+
+func (s *Server) deleteLocked(id string) (int, []byte) {
+	t := s.lookupLocked(id)
 	if t == nil {
-		writeError(w, http.StatusBadRequest, msgLookup)
-		return
+		return http.StatusBadRequest, errorJSON(msgLookup)
 	}
 	if t.status == statusQueued || t.status == statusProcessing {
-		writeError(w, http.StatusBadRequest, "Transcript deletion error, transcript is not finished processing")
-		return
+		return http.StatusBadRequest, errorJSON("Transcript deletion error, transcript is not finished processing")
 	}
 	if !t.deleted {
 		t.deleted = true
@@ -318,7 +326,7 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 		}
 		s.addStat(func(st *Stats) { st.TranscriptsDeleted++ })
 	}
-	writeRaw(w, http.StatusOK, "application/json", s.renderLocked(t))
+	return http.StatusOK, s.renderLocked(t)
 }
 
 // newUUID returns a random version 4 UUID.
