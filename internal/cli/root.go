@@ -82,6 +82,8 @@ clear, permanent, explained failure, and no transcript is paid for twice.`,
 		newWorkerCmd(s),
 		newCheckCmd(s),
 		newEmulatorCmd(s),
+		newReportCmd(s),
+		newBundleCmd(s),
 	)
 	return root
 }

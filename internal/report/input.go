@@ -41,8 +41,11 @@ type File struct {
 
 // Attempt is one API attempt, mirroring a row of the attempts log.
 type Attempt struct {
-	FileID     int64
-	Stage      string
+	FileID int64
+	Stage  string
+	// Endpoint names the call, e.g. "POST /v2/transcript". A create-stage
+	// attempt whose endpoint starts "GET " is a reconciliation lookup, not
+	// a submit.
 	Endpoint   string
 	Attempt    int
 	Start      time.Time

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -534,7 +535,7 @@ func summarizeWaste(files []File, atts []Attempt) Waste {
 				w.ReUploadedBytes += size[a.FileID]
 			}
 		case "create":
-			if a.Endpoint != "" && a.Endpoint != "/v2/transcript" {
+			if strings.HasPrefix(a.Endpoint, "GET ") {
 				continue // reconciliation list calls are not submits
 			}
 			createAttempts[a.FileID]++
@@ -561,10 +562,11 @@ func summarizeWaste(files []File, atts []Attempt) Waste {
 
 func secs(d time.Duration) float64 { return round(d.Seconds()) }
 
-// round keeps three decimals, so JSON output is stable and readable.
+// round keeps six decimals (microseconds), so JSON output is stable and
+// readable.
 func round(f float64) float64 {
 	if f < 0 {
 		return -round(-f)
 	}
-	return float64(int64(f*1000+0.5)) / 1000
+	return float64(int64(f*1e6+0.5)) / 1e6
 }

@@ -164,6 +164,8 @@ func fmtTime(t time.Time) string {
 func fmtSecs(f float64) string {
 	d := time.Duration(f * float64(time.Second))
 	switch {
+	case d < time.Millisecond:
+		return d.Round(time.Microsecond).String()
 	case d < time.Second:
 		return d.Round(time.Millisecond).String()
 	case d < time.Minute:
