@@ -70,6 +70,10 @@ type File struct {
 	Reason       string
 	LastError    string
 	TranscriptID string
+	// TranscriptIDs are every transcript id the file has had, oldest first
+	// (resubmits create new ones); merged with TranscriptID and the ids in
+	// Attempts.
+	TranscriptIDs []string
 	// Preflight is the pre-flight report as JSON, if one was made.
 	Preflight json.RawMessage
 	// Params are the transcript parameters sent, as JSON. Credential
@@ -171,6 +175,9 @@ func transcriptIDs(f File) []string {
 			seen[id] = true
 			ids = append(ids, id)
 		}
+	}
+	for _, id := range f.TranscriptIDs {
+		add(id)
 	}
 	add(f.TranscriptID)
 	for _, a := range f.Attempts {
