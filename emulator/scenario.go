@@ -45,20 +45,22 @@ type Scenario struct {
 
 // Fault kinds.
 const (
-	KindStatus         = "status"          // respond Status with Body instead of acting
-	KindRateLimit      = "rate_limit"      // 429 with Retry-After instead of acting
-	KindLatency        = "latency"         // delay uniformly in [Min, Max] first (combines with others)
-	KindReset          = "reset"           // reset the connection instead of acting
-	KindActThenStatus  = "act_then_status" // act, then answer Status with Body
-	KindActThenReset   = "act_then_reset"  // act, then reset the connection
-	KindActThenStall   = "act_then_stall"  // act, then hold the response for Delay and reset
-	KindTruncate       = "truncate"        // act, then cut the body off half-way
-	KindMalformedJSON  = "malformed_json"  // act, then answer 200 with broken JSON
-	defaultStallDelay  = 2 * time.Minute
-	defaultRetryAfter  = time.Second
-	defaultOutageBody  = "html"
-	scenarioWildcard   = "*"
-	maxScenarioPercent = 1.0
+	KindStatus        = "status"          // respond Status with Body instead of acting
+	KindRateLimit     = "rate_limit"      // 429 with Retry-After instead of acting
+	KindLatency       = "latency"         // delay uniformly in [Min, Max] first (combines with others)
+	KindReset         = "reset"           // reset the connection instead of acting
+	KindActThenStatus = "act_then_status" // act, then answer Status with Body
+	KindActThenReset  = "act_then_reset"  // act, then reset the connection
+	KindActThenStall  = "act_then_stall"  // act, then hold the response for Delay and reset
+	KindTruncate      = "truncate"        // act, then cut the body off half-way
+	KindMalformedJSON = "malformed_json"  // act, then answer 200 with broken JSON
+)
+
+const (
+	defaultStallDelay = 2 * time.Minute
+	defaultRetryAfter = time.Second
+	defaultOutageBody = "html"
+	scenarioWildcard  = "*"
 )
 
 var faultKinds = []string{KindStatus, KindRateLimit, KindLatency, KindReset, KindActThenStatus,
@@ -157,7 +159,7 @@ func (sc Scenario) Validate() error {
 				sum += f.P
 			}
 		}
-		if sum > maxScenarioPercent+1e-9 {
+		if sum > 1+1e-9 {
 			return fmt.Errorf("scenario %q: route %s: fault probabilities add up to %v > 1", sc.Name, name, sum)
 		}
 	}

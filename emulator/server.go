@@ -26,8 +26,10 @@ var (
 // emulator; each field documents its default.
 type Config struct {
 	// APIKeys are the keys accepted in the "Authorization: <key>" header. A
-	// missing or other key gets the real 401. Empty means any non-empty key is
-	// accepted. Defaults to empty.
+	// missing or other key gets the real 401. With several keys, each is its
+	// own project: an upload made with one key and transcribed with another
+	// gets the real 403. Empty means any non-empty key is accepted. Defaults
+	// to empty.
 	APIKeys []string
 	// Scenario is the fault plan. Defaults to the zero Scenario: no faults.
 	Scenario Scenario
