@@ -333,3 +333,48 @@ func firstDiff(got, want []byte) string {
 	}
 	return ""
 }
+
+// bigInput is a 10,000-file batch with 50,000 attempts over six hours.
+func bigInput() Input {
+	var in Input
+	stages := []struct{ stage, ep string }{{"upload", "POST /v2/upload"}, {"create", "POST /v2/transcript"},
+		{"wait", "GET /v2/transcript/{id}"}}
+	for f := range int64(10000) {
+		start := t0.Add(time.Duration(f) * 2 * time.Second)
+		in.Files = append(in.Files, File{ID: f, Source: "/a/" + strconv.FormatInt(f, 10) + ".wav", State: "done",
+			StartedAt: start, FinishedAt: start.Add(time.Minute), Bytes: 1 << 20})
+		for i := range 5 {
+			st := stages[min(i, 2)]
+			a := Attempt{FileID: f, Stage: st.stage, Endpoint: st.ep, Attempt: 1, Start: start.Add(time.Duration(i) * time.Second),
+				Duration: time.Duration(100+f%900) * time.Millisecond, Class: "none"}
+			if i == 0 && f%7 == 0 {
+				a.StatusCode, a.Class, a.Error = 503, "retryable", "Service Unavailable"
+			}
+			if i == 1 && f%7 == 0 {
+				a.Attempt = 2
+			}
+			in.Attempts = append(in.Attempts, a)
+		}
+	}
+	return in
+}
+
+func BenchmarkSummarize(b *testing.B) {
+	in := bigInput()
+	b.ReportAllocs()
+	for b.Loop() {
+		Summarize(in)
+	}
+}
+
+func BenchmarkWriteHTML(b *testing.B) {
+	s := Summarize(bigInput())
+	b.ReportAllocs()
+	for b.Loop() {
+		var buf bytes.Buffer
+		if err := WriteHTML(&buf, s); err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(int64(buf.Len()))
+	}
+}

@@ -267,24 +267,28 @@ type callKey struct {
 type call struct {
 	stage    string
 	attempts int
-	last     Attempt
+	// lastNumber is the attempt number of the last attempt; lastOK
+	// whether it succeeded.
+	lastNumber int
+	lastOK     bool
 }
 
 // calls splits time-ordered attempts into calls: a new call starts when the
-// attempt number does not grow for the same file, stage and endpoint.
+// attempt number does not grow for the same file, stage and endpoint, or
+// after a success.
 func calls(atts []Attempt) []call {
-	open := map[callKey]int{}
-	var out []call
+	open := make(map[callKey]int, len(atts)/2)
+	out := make([]call, 0, len(atts))
 	for _, a := range atts {
 		k := callKey{a.FileID, a.Stage, a.Endpoint}
 		i, ok := open[k]
-		if !ok || a.Attempt <= out[i].last.Attempt || out[i].last.OK() {
+		if !ok || a.Attempt <= out[i].lastNumber || out[i].lastOK {
 			out = append(out, call{stage: a.Stage})
 			i = len(out) - 1
 			open[k] = i
 		}
 		out[i].attempts++
-		out[i].last = a
+		out[i].lastNumber, out[i].lastOK = a.Attempt, a.OK()
 	}
 	return out
 }
@@ -309,12 +313,12 @@ func summarizeStages(atts []Attempt) []StageStats {
 	for _, c := range calls(atts) {
 		st := get(c.stage)
 		st.Calls++
-		if c.last.Attempt > 1 || c.attempts > 1 {
+		if c.lastNumber > 1 || c.attempts > 1 {
 			st.RetriedCalls++
 		}
-		if c.last.OK() {
+		if c.lastOK {
 			st.SucceededCalls++
-			succ[c.stage][max(c.last.Attempt, c.attempts)]++
+			succ[c.stage][max(c.lastNumber, c.attempts)]++
 		} else {
 			st.FailedCalls++
 		}
