@@ -1,5 +1,144 @@
 package batch_test
 
-const crashChildEnv = "DURASCRIBE_BATCH_CRASH_CHILD"
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
 
-func crashChild() {}
+	"github.com/durascribe/durascribe/emulator"
+	"github.com/durascribe/durascribe/emulator/emulatortest"
+	"github.com/durascribe/durascribe/internal/batch"
+)
+
+// The crash child is this test binary re-executed with these variables: it
+// enqueues a directory and works it against an emulator running in the
+// parent, until the parent kills it.
+const (
+	crashChildEnv = "DURASCRIBE_BATCH_CRASH_CHILD" // the store DSN
+	crashDirEnv   = "DURASCRIBE_BATCH_CRASH_DIR"
+	crashURLEnv   = "DURASCRIBE_BATCH_CRASH_URL"
+	crashKeyEnv   = "DURASCRIBE_BATCH_CRASH_KEY"
+	crashScale    = 0.01
+)
+
+func crashChild() {
+	ctx := context.Background()
+	code := 0
+	if err := crashChildRun(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "crash child:", err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+func crashChildRun(ctx context.Context) error {
+	st, err := batch.Open(ctx, os.Getenv(crashChildEnv), batch.OpenOptions{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	inputs, err := batch.ResolveInputs([]string{os.Getenv(crashDirEnv)}, nil)
+	if err != nil {
+		return err
+	}
+	if _, err := st.Enqueue(ctx, inputs); err != nil {
+		return err
+	}
+	cfg := runConfig(nil, os.Getenv(crashURLEnv), os.Getenv(crashKeyEnv), crashScale, "")
+	// On PostgreSQL, jobs running at a kill are stuck until River rescues
+	// them (RescueAfter, then the next leader's rescuer run, up to ~20 s)
+	// and hold their transcript slot: a high limit keeps the batch moving.
+	cfg.Concurrency, cfg.UploadConcurrency = 40, 3
+	cfg.JobTimeout, cfg.RescueAfter = 2*time.Second, 3*time.Second
+	if os.Getenv("DURASCRIBE_BATCH_CRASH_LOG") != "" {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		cfg.Transcribe.Logger = cfg.Logger
+		cfg.ProgressEvery = 200 * time.Millisecond
+		cfg.OnProgress = func(p batch.Progress) { fmt.Fprintf(os.Stderr, "progress %+v\n", p) }
+	}
+	_, err = st.Run(ctx, cfg)
+	return err
+}
+
+// TestCrashRecovery kills a batch with SIGKILL at random instants, restarts
+// it each time, and checks that every file ends done with no transcript paid
+// twice.
+func TestCrashRecovery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test runs ~1 min")
+	}
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, dsn string) {
+		const n = 200
+		kills := 20
+		if k, err := strconv.Atoi(os.Getenv("DURASCRIBE_BATCH_CRASH_KILLS")); err == nil {
+			kills = k
+		}
+		em := emulatortest.New(t, emulator.Config{Seed: 3, TimeScale: crashScale})
+		dir := t.TempDir()
+		writeWAVs(t, dir, n)
+		env := append(os.Environ(), crashChildEnv+"="+dsn, crashDirEnv+"="+dir, crashURLEnv+"="+em.URL, crashKeyEnv+"="+em.APIKey)
+		start := func() *exec.Cmd {
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = env
+			cmd.Stderr = os.Stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			return cmd
+		}
+		for i := range kills {
+			cmd := start()
+			time.Sleep(time.Duration(100+rand.IntN(900)) * time.Millisecond)
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			_ = cmd.Wait()
+			t.Logf("kill %d: emulator uploads %d, transcripts %d", i+1, em.Emulator.Stats().Uploads, em.Emulator.Stats().TranscriptsCreated)
+		}
+		// Let jobs left running by the last kill age past RescueAfter, then
+		// run to the end.
+		time.Sleep(3 * time.Second)
+		cmd := start()
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("final run: %v", err)
+			}
+		case <-time.After(3 * time.Minute):
+			_ = cmd.Process.Kill()
+			t.Fatal("final run did not finish")
+		}
+
+		ctx := context.Background()
+		st, err := batch.Open(ctx, dsn, batch.OpenOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		all, _ := st.Files(ctx)
+		done2, _ := st.Files(ctx, batch.StateDone)
+		if len(all) != n || len(done2) != n {
+			t.Fatalf("files %d, done %d: want %d done", len(all), len(done2), n)
+		}
+		stats := em.Emulator.Stats()
+		t.Logf("after %d kills: uploads %d, re-uploads %d, transcripts %d, duplicates %d",
+			kills, stats.Uploads, stats.ReUploads, stats.TranscriptsCreated, stats.DuplicateTranscripts)
+		if stats.DuplicateTranscripts != 0 {
+			t.Errorf("duplicate transcripts = %d, want 0", stats.DuplicateTranscripts)
+		}
+		// A kill between an upload's response and saving its upload_url may
+		// repeat that upload (nothing was saved); repeating a saved one may not
+		// happen. The window is microseconds wide, so allow one per kill.
+		if stats.ReUploads > kills {
+			t.Errorf("re-uploads = %d for %d kills", stats.ReUploads, kills)
+		}
+	})
+}

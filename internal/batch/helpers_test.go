@@ -119,10 +119,9 @@ func wav(seed int) []byte {
 
 // runConfig is a RunConfig against an emulator at url, time-scaled.
 func runConfig(t testing.TB, url, key string, scale float64, out string) batch.RunConfig {
-	t.Helper()
 	client, err := assemblyai.New(assemblyai.Config{APIKey: assemblyai.APIKey(key), BaseURL: url})
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	return batch.RunConfig{
 		Transcribe: transcribe.Config{Client: client},

@@ -88,6 +88,14 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 			return Summary{}, fmt.Errorf("resume queue: %w", err)
 		}
 	}
+	release, rescued, err := s.claimSQLite(ctx)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer release()
+	if rescued > 0 {
+		r.logger.Info("rescued jobs orphaned by a crash", slog.Int64("jobs", rescued))
+	}
 	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 		return Summary{}, fmt.Errorf("start queue: %w", err)
 	}

@@ -52,6 +52,7 @@ type Store struct {
 	queue   queue         // River, generic over the driver's transaction type
 	logger  *slog.Logger
 	dsn     string
+	path    string // SQLite only: the absolute database path
 }
 
 // OpenOptions tune Open.
@@ -108,7 +109,7 @@ func Open(ctx context.Context, dsn string, opts OpenOptions) (*Store, error) {
 			db.Close()
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 		}
-		s.db, s.dialect = db, dialectSQLite
+		s.db, s.dialect, s.path = db, dialectSQLite, path
 		s.queue = &riverQueue[sqlTx]{driver: riversqlite.New(db)}
 	}
 	if err := s.migrate(ctx); err != nil {

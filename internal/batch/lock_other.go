@@ -1,0 +1,9 @@
+//go:build !unix
+
+package batch
+
+import "os"
+
+// tryLock reports false where advisory locks are not implemented: orphaned
+// jobs are then rescued by River alone.
+func tryLock(*os.File) bool { return false }
