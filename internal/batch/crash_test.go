@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/durascribe/durascribe/emulator"
 	"github.com/durascribe/durascribe/emulator/emulatortest"
 	"github.com/durascribe/durascribe/internal/batch"
@@ -21,11 +23,12 @@ import (
 // enqueues a directory and works it against an emulator running in the
 // parent, until the parent kills it.
 const (
-	crashChildEnv = "DURASCRIBE_BATCH_CRASH_CHILD" // the store DSN
-	crashDirEnv   = "DURASCRIBE_BATCH_CRASH_DIR"
-	crashURLEnv   = "DURASCRIBE_BATCH_CRASH_URL"
-	crashKeyEnv   = "DURASCRIBE_BATCH_CRASH_KEY"
-	crashScale    = 0.01
+	crashChildEnv     = "DURASCRIBE_BATCH_CRASH_CHILD" // the store DSN
+	crashDirEnv       = "DURASCRIBE_BATCH_CRASH_DIR"
+	crashURLEnv       = "DURASCRIBE_BATCH_CRASH_URL"
+	crashKeyEnv       = "DURASCRIBE_BATCH_CRASH_KEY"
+	crashNoEnqueueEnv = "DURASCRIBE_BATCH_CRASH_NO_ENQUEUE"
+	crashScale        = 0.01
 )
 
 func crashChild() {
@@ -48,8 +51,10 @@ func crashChildRun(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := st.Enqueue(ctx, inputs); err != nil {
-		return err
+	if os.Getenv(crashNoEnqueueEnv) == "" {
+		if _, err := st.Enqueue(ctx, inputs); err != nil {
+			return err
+		}
 	}
 	cfg := runConfig(nil, os.Getenv(crashURLEnv), os.Getenv(crashKeyEnv), crashScale, "")
 	// On PostgreSQL, jobs running at a kill are stuck until River rescues
@@ -141,4 +146,70 @@ func TestCrashRecovery(t *testing.T) {
 			t.Errorf("re-uploads = %d for %d kills", stats.ReUploads, kills)
 		}
 	})
+}
+
+// TestWorkersSharePostgres runs three worker processes on one PostgreSQL
+// store: every file is done once, none is transcribed or uploaded twice, and
+// the work is spread over the processes.
+func TestWorkersSharePostgres(t *testing.T) {
+	if os.Getenv(pgURLEnv) == "" {
+		t.Skip(pgURLEnv + " not set")
+	}
+	t.Parallel()
+	const n = 150
+	dsn := pgSchemaDSN(t)
+	em := emulatortest.New(t, emulator.Config{Seed: 5, TimeScale: crashScale})
+	dir := t.TempDir()
+	writeWAVs(t, dir, n)
+	ctx := context.Background()
+	st, err := batch.Open(ctx, dsn, batch.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	inputs, err := batch.ResolveInputs([]string{dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Enqueue(ctx, inputs); err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), crashChildEnv+"="+dsn, crashDirEnv+"="+dir, crashURLEnv+"="+em.URL,
+		crashKeyEnv+"="+em.APIKey, crashNoEnqueueEnv+"=1")
+	var cmds []*exec.Cmd
+	for range 3 {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env, cmd.Stderr = env, os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	for _, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("worker: %v", err)
+		}
+	}
+	done, _ := st.Files(ctx, batch.StateDone)
+	if len(done) != n {
+		t.Fatalf("done %d, want %d", len(done), n)
+	}
+	stats := em.Emulator.Stats()
+	if stats.DuplicateTranscripts != 0 || stats.ReUploads != 0 || stats.TranscriptsCreated != n {
+		t.Errorf("transcripts %d (duplicates %d), re-uploads %d: want %d, 0, 0",
+			stats.TranscriptsCreated, stats.DuplicateTranscripts, stats.ReUploads, n)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var clients int
+	if err := conn.QueryRow(ctx, `SELECT COUNT(DISTINCT c) FROM river_job, unnest(attempted_by) AS c`).Scan(&clients); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d files over %d worker processes; emulator requests %v", n, clients, stats.Requests)
+	if clients != 3 {
+		t.Errorf("work spread over %d clients, want 3", clients)
+	}
 }
