@@ -50,6 +50,10 @@ func newAPIContender(o childOptions, key assemblyai.APIKey) (contenderFunc, erro
 		Budget:      resilience.NewBudget(scaleBudget(resilience.BudgetConfig{}.WithDefaults(), ts)),
 		Breakers:    resilience.NewBreakers(scaleBreaker(resilience.BreakerConfig{}.WithDefaults(), ts)),
 		GiveUpAfter: scaled(time.Hour, ts),
+		// Used only when a Preflight reports the audio duration (not here),
+		// but scaled anyway so that the contender stays fair if one is added.
+		ProcessingBase:   scaled(3*time.Second, ts),
+		ProcessingFactor: 0.15 * ts,
 	})
 	if err != nil {
 		return nil, err

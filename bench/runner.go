@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,7 +15,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/durascribe/durascribe/emulator"
@@ -149,21 +149,26 @@ func runContender(ctx context.Context, o runOptions, cfg emulator.Config, conten
 	samples := make(chan []sample, 1)
 	go func() { samples <- sampleInFlight(sctx, em, emStart) }()
 	start := time.Now()
-	runErr := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		stopSampling()
+		return Row{}, fmt.Errorf("start child: %w", err)
+	}
+	rctx, stopRSS := context.WithCancel(ctx)
+	peak := make(chan int64, 1)
+	go func() { peak <- watchPeakRSS(rctx, cmd.Process.Pid) }()
+	runErr := cmd.Wait()
 	makespan := time.Since(start)
 	stopSampling()
+	stopRSS()
 
 	row := Row{Contender: contender, MakespanSeconds: round3(makespan.Seconds())}
-	if cmd.ProcessState != nil {
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			row.PeakRSSBytes = ru.Maxrss * 1024 // Linux reports KiB
-		}
-	}
+	row.PeakRSSBytes = <-peak
 	var outcomes []fileOutcome
 	switch contender {
 	case contenderBatch:
 		outcomes, err = batchOutcomes(ctx, o.Durascribe, work)
-		if err == nil && runErr != nil {
+		// Exit status 1 means some files failed, which the row shows.
+		if ee, ok := errors.AsType[*exec.ExitError](runErr); err == nil && runErr != nil && (!ok || ee.ExitCode() != 1) {
 			row.note = fmt.Sprintf("durascribe exited with %v", runErr)
 		}
 	default:
