@@ -30,6 +30,9 @@ type Checkpoint struct {
 	Source string `json:"source"`
 	// Stage is the next stage to run.
 	Stage Stage `json:"stage,omitempty"`
+	// AudioDuration is the audio's duration when known (from pre-flight);
+	// it times the first poll.
+	AudioDuration time.Duration `json:"audio_duration,omitempty"`
 
 	// UploadURL is the upload_url returned by /v2/upload (or Source for URL
 	// inputs), and UploadedAt when it was obtained. An upload URL older than

@@ -1,0 +1,133 @@
+package transcribe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/durascribe/durascribe/assemblyai"
+	"github.com/durascribe/durascribe/resilience"
+)
+
+// StagePreflight names the pre-flight check in a StageError; it runs before
+// the upload stage and is not a stage of its own in a Checkpoint.
+const StagePreflight Stage = "preflight"
+
+// StageError is the error of a stage: which stage, after how many attempts,
+// the transcript concerned (if any), and the cause, with AssemblyAI's message
+// verbatim inside it.
+type StageError struct {
+	Stage        Stage
+	Attempt      int
+	TranscriptID string
+	Err          error
+}
+
+func (e *StageError) Error() string {
+	s := string(e.Stage)
+	if e.Attempt > 0 {
+		s = fmt.Sprintf("%s (attempt %d)", s, e.Attempt)
+	}
+	if e.TranscriptID != "" {
+		s += " transcript " + e.TranscriptID
+	}
+	return s + ": " + e.Err.Error()
+}
+
+func (e *StageError) Unwrap() error { return e.Err }
+
+// TranscriptError is a transcript that ended with status "error". Message is
+// AssemblyAI's message verbatim.
+type TranscriptError struct {
+	TranscriptID string
+	Message      string
+}
+
+func (e *TranscriptError) Error() string {
+	return "transcript " + e.TranscriptID + " failed: " + e.Message
+}
+
+// Transient reports whether the message says the failure was on AssemblyAI's
+// side and a resubmit may succeed.
+func (e *TranscriptError) Transient() bool {
+	return assemblyai.ClassifyTranscriptError(e.Message) == assemblyai.ClassRetryable
+}
+
+// Action is what a durable queue should do with an error from Step.
+type Action int
+
+// The actions Decide returns.
+const (
+	// ActionRetryLater: reschedule the file after the returned delay (or the
+	// queue's own backoff when it is 0); its progress is kept.
+	ActionRetryLater Action = iota
+	// ActionFail: the file failed permanently; the error is the reason.
+	ActionFail
+	// ActionStopRun: the account or key is unusable (401, negative balance):
+	// stop the whole run, keep everything queued, tell the user what to fix.
+	ActionStopRun
+	// ActionCanceled: the caller's context was cancelled.
+	ActionCanceled
+)
+
+func (a Action) String() string {
+	switch a {
+	case ActionRetryLater:
+		return "retry-later"
+	case ActionFail:
+		return "fail"
+	case ActionStopRun:
+		return "stop-run"
+	case ActionCanceled:
+		return "canceled"
+	}
+	return fmt.Sprintf("Action(%d)", int(a))
+}
+
+// Decide tells a durable queue what to do with err, an error returned by
+// Step, and how long to wait before retrying when the action is
+// ActionRetryLater (0: use the queue's backoff).
+func Decide(err error) (Action, time.Duration) {
+	if err == nil {
+		return ActionRetryLater, 0
+	}
+	var (
+		rle *resilience.RetryLaterError
+		te  *TranscriptError
+	)
+	switch {
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) && !isAPIError(err):
+		return ActionCanceled, 0
+	case errors.Is(err, ErrInput):
+		return ActionFail, 0
+	case assemblyai.IsAccountError(err):
+		return ActionStopRun, 0
+	case errors.As(err, &te):
+		if te.Transient() {
+			return ActionRetryLater, 0
+		}
+		return ActionFail, 0
+	case errors.As(err, &rle):
+		return ActionRetryLater, rle.After
+	}
+	switch assemblyai.Classify(err) {
+	case assemblyai.ClassPermanent:
+		return ActionFail, 0
+	case assemblyai.ClassCanceled:
+		return ActionCanceled, 0
+	}
+	// Retryable, throttled, ambiguous, exhausted retries or budget, open
+	// breaker, a failed save: all worth trying again later, progress kept.
+	return ActionRetryLater, 0
+}
+
+func isAPIError(err error) bool {
+	var ae *assemblyai.APIError
+	var tpe *assemblyai.TransportError
+	return errors.As(err, &ae) || errors.As(err, &tpe)
+}
+
+// ErrInput marks a problem with the input itself (a missing or empty file)
+// found before any request.
+var ErrInput = errors.New("bad input")

@@ -1,0 +1,99 @@
+package transcribe
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/durascribe/durascribe/assemblyai"
+	"github.com/durascribe/durascribe/resilience"
+)
+
+// Event describes one API attempt. One is emitted (to Config.OnEvent and as a
+// log line) per attempt; it never contains the API key.
+type Event struct {
+	Source       string
+	Stage        Stage
+	Endpoint     string
+	Attempt      int
+	Start        time.Time
+	Duration     time.Duration
+	StatusCode   int
+	Class        string
+	Error        string
+	TranscriptID string
+	Delay        time.Duration // wait chosen before the next attempt
+	RetryAfter   time.Duration // server-requested wait, if any
+	BreakerState string
+}
+
+// LogValue renders the event as a slog group.
+func (e Event) LogValue() slog.Value {
+	attrs := []slog.Attr{
+		slog.String("stage", string(e.Stage)),
+		slog.String("endpoint", e.Endpoint),
+		slog.Int("attempt", e.Attempt),
+		slog.Time("start", e.Start),
+		slog.Duration("duration", e.Duration),
+		slog.Int("status", e.StatusCode),
+		slog.String("class", e.Class),
+	}
+	if e.Error != "" {
+		attrs = append(attrs, slog.String("error", e.Error))
+	}
+	if e.TranscriptID != "" {
+		attrs = append(attrs, slog.String("transcript_id", e.TranscriptID))
+	}
+	if e.Delay > 0 {
+		attrs = append(attrs, slog.Duration("delay", e.Delay))
+	}
+	if e.RetryAfter > 0 {
+		attrs = append(attrs, slog.Duration("retry_after", e.RetryAfter))
+	}
+	if e.BreakerState != "" {
+		attrs = append(attrs, slog.String("breaker", e.BreakerState))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// emit turns a resilience attempt into an Event, logs it and hands it to
+// OnEvent.
+func (s *step) emit(stage Stage, endpoint string, a resilience.Attempt) {
+	ev := Event{
+		Source:       s.cp.Source,
+		Stage:        stage,
+		Endpoint:     endpoint,
+		Attempt:      a.Number,
+		Start:        a.Start,
+		Duration:     a.Duration,
+		Class:        assemblyai.Classify(a.Err).String(),
+		TranscriptID: s.cp.TranscriptID,
+		Delay:        a.Delay,
+		RetryAfter:   a.RetryAfter,
+		BreakerState: a.BreakerState.String(),
+	}
+	if a.Err != nil {
+		ev.Error = a.Err.Error()
+		var ae *assemblyai.APIError
+		if errors.As(a.Err, &ae) {
+			ev.StatusCode = ae.StatusCode
+			ev.Error = ae.Message
+		}
+	} else {
+		ev.StatusCode = 200
+	}
+	if s.cp.Attempts == nil {
+		s.cp.Attempts = map[Stage]int{}
+	}
+	s.cp.Attempts[stage]++
+	level := slog.LevelInfo
+	if a.Err != nil {
+		level = slog.LevelWarn
+	}
+	s.t.cfg.Logger.LogAttrs(context.Background(), level, "api attempt",
+		slog.String("source", ev.Source), slog.Any("attempt", ev))
+	if s.t.cfg.OnEvent != nil {
+		s.t.cfg.OnEvent(ev)
+	}
+}

@@ -1,0 +1,291 @@
+package transcribe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/durascribe/durascribe/assemblyai"
+	"github.com/durascribe/durascribe/resilience"
+)
+
+// Endpoint labels used in events (route templates, never full URLs).
+const (
+	endpointUpload = "POST /v2/upload"
+	endpointCreate = "POST /v2/transcript"
+	endpointGet    = "GET /v2/transcript/{id}"
+	endpointList   = "GET /v2/transcript"
+)
+
+// step is the state of one Step call.
+type step struct {
+	t      *Transcriber
+	cp     Checkpoint
+	params assemblyai.TranscriptParams
+	save   SaveFunc
+	// created is set when this step created the transcript: the first poll
+	// then waits for the expected processing time instead of asking at once.
+	created bool
+}
+
+func (s *step) run(ctx context.Context) (StepResult, error) {
+	for {
+		var err error
+		switch s.cp.Stage {
+		case StageUpload:
+			err = s.upload(ctx)
+		case StageCreate:
+			err = s.create(ctx)
+		case StageWait:
+			if s.created {
+				return StepResult{PollAfter: s.firstPoll()}, nil
+			}
+			return s.wait(ctx)
+		case StageDone:
+			// A completed checkpoint: fetch the transcript once more.
+			return s.wait(ctx)
+		default:
+			return StepResult{}, fmt.Errorf("transcribe: unknown stage %q in checkpoint", s.cp.Stage)
+		}
+		if err != nil {
+			s.recordError(ctx, err)
+			return StepResult{}, err
+		}
+	}
+}
+
+// persist saves the checkpoint; nothing is acted on until it is saved.
+func (s *step) persist(ctx context.Context) error {
+	if err := s.save(ctx, s.cp); err != nil {
+		return fmt.Errorf("save checkpoint: %w", err)
+	}
+	return nil
+}
+
+// recordError notes err in the checkpoint and saves it, best effort: the
+// error itself is what the caller acts on.
+func (s *step) recordError(ctx context.Context, err error) {
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	s.cp.LastError = err.Error()
+	s.cp.LastErrorAt = s.t.cfg.Clock().UTC()
+	_ = s.save(context.WithoutCancel(ctx), s.cp)
+}
+
+// policy returns the retry policy for one stage.
+func (s *step) policy(stage Stage, endpoint string) resilience.Policy {
+	prof := s.t.cfg.Profile
+	return resilience.Policy{
+		Backoff:       prof.Backoff,
+		RetryAfterCap: prof.RetryAfterCap,
+		Budget:        s.t.cfg.Budget,
+		Breaker:       s.t.cfg.Breakers.For(s.t.cfg.Client.Host()),
+		Rand:          s.t.cfg.Rand,
+		OnAttempt:     func(a resilience.Attempt) { s.emit(stage, endpoint, a) },
+	}
+}
+
+// outcome maps an API error to what the retry loop needs, through the one
+// classifier.
+func outcome(err error) resilience.Outcome {
+	o := resilience.Outcome{}
+	var ae *assemblyai.APIError
+	if errors.As(err, &ae) {
+		o.RetryAfter = ae.RetryAfter
+	}
+	switch assemblyai.Classify(err) {
+	case assemblyai.ClassRetryable, assemblyai.ClassAmbiguous:
+		o.Retry = true
+		o.BreakerFailure = true
+	case assemblyai.ClassThrottled:
+		o.Retry = true
+	}
+	return o
+}
+
+// limit waits for the global request-rate cap, if any.
+func (s *step) limit(ctx context.Context) error {
+	if s.t.cfg.Limiter == nil {
+		return nil
+	}
+	return s.t.cfg.Limiter.Wait(ctx)
+}
+
+// preflight runs the configured check, if any.
+func (s *step) preflight(ctx context.Context) error {
+	if s.t.cfg.Preflight == nil {
+		return nil
+	}
+	d, err := s.t.cfg.Preflight(ctx, s.cp.Source)
+	switch {
+	case err == nil:
+		if d > 0 {
+			s.cp.AudioDuration = d
+		}
+		return nil
+	case ctx.Err() != nil:
+		return context.Cause(ctx)
+	}
+	return &StageError{Stage: StagePreflight, Err: fmt.Errorf("%w: %w", ErrInput, err)}
+}
+
+func (s *step) upload(ctx context.Context) error {
+	now := s.t.cfg.Clock().UTC()
+	if isURL(s.cp.Source) {
+		if err := s.preflight(ctx); err != nil {
+			return err
+		}
+		s.cp.UploadURL, s.cp.UploadedAt = s.cp.Source, now
+		s.cp.Stage = StageCreate
+		return s.persist(ctx)
+	}
+	fi, err := os.Stat(s.cp.Source)
+	switch {
+	case err != nil:
+		return &StageError{Stage: StageUpload, Err: fmt.Errorf("%w: %v: check the path", ErrInput, err)}
+	case !fi.Mode().IsRegular():
+		return &StageError{Stage: StageUpload, Err: fmt.Errorf("%w: %s is not a regular file", ErrInput, s.cp.Source)}
+	case fi.Size() == 0:
+		return &StageError{Stage: StageUpload, Err: fmt.Errorf("%w: %s is empty (0 bytes): nothing to transcribe", ErrInput, s.cp.Source)}
+	}
+	if err := s.preflight(ctx); err != nil {
+		return err
+	}
+	f, err := os.Open(s.cp.Source)
+	if err != nil {
+		return &StageError{Stage: StageUpload, Err: fmt.Errorf("%w: %v", ErrInput, err)}
+	}
+	defer f.Close()
+
+	var (
+		url      string
+		n422     int
+		attempts int
+	)
+	pol := s.policy(StageUpload, endpointUpload)
+	err = pol.Do(ctx, func(ctx context.Context, attempt int) error {
+		attempts = attempt
+		if err := s.limit(ctx); err != nil {
+			return err
+		}
+		u, err := s.t.cfg.Client.Upload(ctx, f, fi.Size())
+		if err != nil {
+			var ae *assemblyai.APIError
+			if errors.As(err, &ae) && ae.StatusCode == 422 {
+				n422++
+			}
+			return err
+		}
+		url = u
+		return nil
+	}, func(err error) resilience.Outcome {
+		o := outcome(err)
+		if n422 >= s.t.cfg.MaxUpload422 {
+			o.Retry = false
+		}
+		return o
+	})
+	if err != nil {
+		return &StageError{Stage: StageUpload, Attempt: attempts, Err: err}
+	}
+	s.cp.UploadURL, s.cp.UploadedAt = url, s.t.cfg.Clock().UTC()
+	s.cp.Stage = StageCreate
+	return s.persist(ctx)
+}
+
+func (s *step) create(ctx context.Context) error {
+	// An intent without an id: a crash or an ambiguous failure happened after
+	// the POST may have been sent. Look before sending again.
+	if !s.cp.IntentAt.IsZero() && s.cp.TranscriptID == "" {
+		found, err := s.reconcile(ctx)
+		if err != nil {
+			return &StageError{Stage: StageCreate, Err: fmt.Errorf("reconcile earlier create: %w", err)}
+		}
+		if found != nil {
+			return s.adopt(ctx, found.ID, found.Created.Time)
+		}
+		s.cp.IntentAt = time.Time{}
+	}
+	// An old upload cannot be trusted to exist any more: upload again.
+	if !isURL(s.cp.Source) && s.t.cfg.Clock().Sub(s.cp.UploadedAt) > s.t.cfg.UploadMaxAge {
+		s.cp.UploadURL, s.cp.UploadedAt = "", time.Time{}
+		s.cp.Stage = StageUpload
+		return s.persist(ctx)
+	}
+
+	params := s.params
+	params.AudioURL = s.cp.UploadURL
+	var (
+		tr        *assemblyai.Transcript
+		ambiguous bool
+		attempts  int
+	)
+	pol := s.policy(StageCreate, endpointCreate)
+	err := pol.Do(ctx, func(ctx context.Context, attempt int) error {
+		attempts = attempt
+		if ambiguous {
+			found, err := s.reconcile(ctx)
+			if err != nil {
+				return err
+			}
+			if found != nil {
+				tr = &assemblyai.Transcript{ID: found.ID}
+				return nil
+			}
+			ambiguous = false
+		}
+		if err := s.limit(ctx); err != nil {
+			return err
+		}
+		s.cp.IntentAt = s.t.cfg.Clock().UTC()
+		if err := s.persist(ctx); err != nil {
+			return err
+		}
+		t, err := s.t.cfg.Client.CreateTranscript(ctx, params)
+		if err != nil {
+			// Only an answer from the API that is not ambiguous proves that
+			// no transcript was created; a dropped or cancelled request may
+			// have created one.
+			var ae *assemblyai.APIError
+			if errors.As(err, &ae) && assemblyai.Classify(err) != assemblyai.ClassAmbiguous {
+				s.cp.IntentAt = time.Time{}
+			} else {
+				ambiguous = true
+			}
+			return err
+		}
+		tr = t
+		return nil
+	}, outcome)
+	if err != nil {
+		// The intent stays saved when the outcome is unknown, so that the
+		// next step (or the next process) reconciles before resubmitting.
+		return &StageError{Stage: StageCreate, Attempt: attempts, Err: err}
+	}
+	s.created = true
+	return s.adopt(ctx, tr.ID, s.t.cfg.Clock().UTC())
+}
+
+// firstPoll is the wait between creating a transcript and the first poll:
+// near the expected completion time when the audio duration is known.
+func (s *step) firstPoll() time.Duration {
+	var expected time.Duration
+	if s.cp.AudioDuration > 0 {
+		expected = s.t.cfg.ProcessingBase + time.Duration(s.t.cfg.ProcessingFactor*float64(s.cp.AudioDuration))
+	}
+	return resilience.PollDelay(s.t.cfg.Profile, 0, expected, false, s.t.cfg.Rand)
+}
+
+// adopt records transcript id as the one to wait for.
+func (s *step) adopt(ctx context.Context, id string, created time.Time) error {
+	s.cp.TranscriptID = id
+	s.cp.CreatedAt = created
+	s.cp.IntentAt = time.Time{}
+	s.cp.TranscriptIDs = append(s.cp.TranscriptIDs, id)
+	s.cp.Polls = 0
+	s.cp.Stage = StageWait
+	return s.persist(ctx)
+}

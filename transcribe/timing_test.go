@@ -1,0 +1,124 @@
+package transcribe
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/durascribe/durascribe/assemblyai"
+	"github.com/durascribe/durascribe/resilience"
+)
+
+// handlerTransport serves requests in-process, so that synctest's fake clock
+// governs every wait of the client and the orchestrator.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	if r.Body != nil {
+		_, _ = io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+	}
+	resp := rec.Result()
+	resp.Request = r
+	return resp, nil
+}
+
+func newBlockingServer(t *testing.T, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestCancelMidBackoffReturnsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		api := newFakeAPI()
+		api.onUpload = func(_ int, w http.ResponseWriter) bool {
+			w.Header().Set("Retry-After", "60")
+			return apiError(429, "Too Many Requests")(w)
+		}
+		client, err := assemblyai.New(assemblyai.Config{
+			APIKey: assemblyai.APIKey(api.key), BaseURL: "http://127.0.0.1:1",
+			HTTPClient: &http.Client{Transport: handlerTransport{api}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		prof := testProfile()
+		prof.RetryAfterCap = 5 * time.Minute
+		tr, err := New(Config{Client: client, Profile: prof})
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(t.TempDir(), "a.wav")
+		if err := os.WriteFile(file, []byte("bytes"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		var (
+			returned time.Time
+			gotErr   error
+		)
+		go func() {
+			_, gotErr = tr.Transcribe(ctx, file, assemblyai.TranscriptParams{})
+			returned = time.Now()
+		}()
+		time.Sleep(10 * time.Second) // well inside the 60 s Retry-After wait
+		synctest.Wait()
+		cancelled := time.Now()
+		cancel()
+		synctest.Wait()
+		if returned.IsZero() {
+			t.Fatal("Transcribe did not return after cancel")
+		}
+		if d := returned.Sub(cancelled); d > 50*time.Millisecond {
+			t.Fatalf("returned %s after cancel", d)
+		}
+		if !errors.Is(gotErr, context.Canceled) {
+			t.Fatalf("error = %v, want context.Canceled", gotErr)
+		}
+		if up, _, _, _ := api.counts(); up != 1 {
+			t.Fatalf("uploads=%d during a 60 s Retry-After, want 1", up)
+		}
+	})
+}
+
+func TestRetryAfterIsHonouredBeforeTheNextAttempt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		api := newFakeAPI()
+		var times []time.Time
+		api.onUpload = func(n int, w http.ResponseWriter) bool {
+			times = append(times, time.Now())
+			if n == 1 {
+				w.Header().Set("Retry-After", "7")
+				return apiError(429, "Too Many Requests")(w)
+			}
+			return false
+		}
+		client, _ := assemblyai.New(assemblyai.Config{
+			APIKey: assemblyai.APIKey(api.key), BaseURL: "http://127.0.0.1:1",
+			HTTPClient: &http.Client{Transport: handlerTransport{api}},
+		})
+		tr, _ := New(Config{Client: client, Profile: testProfile(), Breakers: resilience.NewBreakers(resilience.BreakerConfig{})})
+		file := filepath.Join(t.TempDir(), "a.wav")
+		_ = os.WriteFile(file, []byte("bytes"), 0o600)
+		if _, err := tr.Transcribe(t.Context(), file, assemblyai.TranscriptParams{}); err != nil {
+			t.Fatal(err)
+		}
+		if len(times) != 2 {
+			t.Fatalf("uploads=%d, want 2", len(times))
+		}
+		if gap := times[1].Sub(times[0]); gap < 7*time.Second || gap > 8*time.Second {
+			t.Fatalf("second attempt %s after the first, want within [7s, 8s]", gap)
+		}
+	})
+}

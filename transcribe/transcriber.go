@@ -1,0 +1,249 @@
+package transcribe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/durascribe/durascribe/assemblyai"
+	"github.com/durascribe/durascribe/resilience"
+)
+
+// Config configures a Transcriber. A zero field means the documented default.
+type Config struct {
+	// Client is the AssemblyAI client. Required.
+	Client *assemblyai.Client
+	// Profile is the retry profile. Defaults to resilience profile "default".
+	Profile resilience.Profile
+	// Budget is the process-wide retry budget, shared by every Transcriber of
+	// a process. Defaults to a new budget with default settings.
+	Budget *resilience.Budget
+	// Breakers holds a circuit breaker per API host, shared process-wide.
+	// Defaults to new breakers with default settings.
+	Breakers *resilience.Breakers
+	// Preflight, when set, checks each source before its upload and returns
+	// its audio duration (0 when unknown), which times the first poll. A
+	// non-nil error other than a cancellation rejects the file permanently,
+	// before any request. Adapt a *preflight.Checker with
+	//
+	//	func(ctx context.Context, src string) (time.Duration, error) {
+	//		rep, err := checker.Check(ctx, src)
+	//		if err != nil {
+	//			return 0, err
+	//		}
+	//		return rep.Duration, rep.Err()
+	//	}
+	//
+	// Defaults to nil: no check.
+	Preflight func(ctx context.Context, source string) (time.Duration, error)
+	// ProcessingBase and ProcessingFactor estimate how long AssemblyAI takes
+	// to transcribe audio of a known duration (base + factor × duration), so
+	// that the first poll comes when the transcript is probably done rather
+	// than seconds after the create. Default to 3 s and 0.15; unknown
+	// durations use the profile's PollInitial.
+	ProcessingBase   time.Duration
+	ProcessingFactor float64
+	// Limiter, when set, is waited on before every API request: the global
+	// request-rate cap. Defaults to nil: no cap.
+	Limiter Limiter
+	// Logger receives one structured line per API attempt. Defaults to a
+	// logger that discards.
+	Logger *slog.Logger
+	// OnEvent is called once per API attempt (after the attempt), for
+	// attempts logs and metrics. Defaults to nil.
+	OnEvent func(Event)
+	// MaxResubmits bounds how many new transcripts are created for one upload
+	// after transcripts that ended with a transient error. Defaults to 2.
+	MaxResubmits int
+	// MaxUpload422 bounds attempts of an upload answered 422 in one step.
+	// Defaults to 3.
+	MaxUpload422 int
+	// UploadMaxAge is the age after which a saved upload_url is not reused
+	// for a new transcript (AssemblyAI deletes unused uploads after 24 h).
+	// Defaults to 20 h.
+	UploadMaxAge time.Duration
+	// GiveUpAfter bounds Transcribe and Resume (not Step) when the API keeps
+	// asking to retry later: after this long, the last error is returned.
+	// Defaults to 1 h.
+	GiveUpAfter time.Duration
+	// Clock returns the current time. Defaults to time.Now.
+	Clock func() time.Time
+	// Rand returns a uniform float in [0,1). Defaults to math/rand/v2.
+	Rand func() float64
+}
+
+// Limiter is a request-rate limiter such as *rate.Limiter from
+// golang.org/x/time/rate.
+type Limiter interface {
+	Wait(ctx context.Context) error
+}
+
+// WithDefaults returns a copy of c with zero fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	if c.Profile.Name == "" {
+		c.Profile, _ = resilience.LookupProfile("default")
+	}
+	if c.Budget == nil {
+		c.Budget = resilience.NewBudget(resilience.BudgetConfig{})
+	}
+	if c.Breakers == nil {
+		c.Breakers = resilience.NewBreakers(resilience.BreakerConfig{})
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.ProcessingBase == 0 {
+		c.ProcessingBase = 3 * time.Second
+	}
+	if c.ProcessingFactor == 0 {
+		c.ProcessingFactor = 0.15
+	}
+	if c.MaxResubmits == 0 {
+		c.MaxResubmits = 2
+	}
+	if c.MaxUpload422 == 0 {
+		c.MaxUpload422 = 3
+	}
+	if c.UploadMaxAge == 0 {
+		c.UploadMaxAge = 20 * time.Hour
+	}
+	if c.GiveUpAfter == 0 {
+		c.GiveUpAfter = time.Hour
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Float64
+	}
+	return c
+}
+
+// Validate reports whether c (after WithDefaults) is usable.
+func (c Config) Validate() error {
+	switch {
+	case c.Client == nil:
+		return errors.New("transcribe: config needs a Client")
+	case c.MaxResubmits < 0:
+		return errors.New("transcribe: MaxResubmits must not be negative")
+	}
+	return nil
+}
+
+// Transcriber runs the stages of transcribing files. It is safe for
+// concurrent use: many goroutines may transcribe different files at once
+// through one Transcriber, sharing its budget and breakers.
+type Transcriber struct {
+	cfg Config
+}
+
+// New returns a Transcriber for cfg.
+func New(cfg Config) (*Transcriber, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Transcriber{cfg: cfg}, nil
+}
+
+// StepResult is what one Step achieved.
+type StepResult struct {
+	// Checkpoint is the progress after the step (already saved).
+	Checkpoint Checkpoint
+	// Transcript is the completed transcript, or nil if not done yet.
+	Transcript *assemblyai.Transcript
+	// PollAfter is how long to wait before the next Step when Transcript is
+	// nil: the poll schedule.
+	PollAfter time.Duration
+}
+
+// Transcribe transcribes source (a local path or an http(s) URL) with params
+// and waits for the result. It retries in-process per the profile; for
+// long outages it keeps trying until Config.GiveUpAfter.
+func (t *Transcriber) Transcribe(ctx context.Context, source string, params assemblyai.TranscriptParams) (*assemblyai.Transcript, error) {
+	tr, _, err := t.Resume(ctx, Checkpoint{Source: source}, params, nil)
+	return tr, err
+}
+
+// Resume continues from cp (as saved by an earlier run) until the transcript
+// is completed or fails, saving every new Checkpoint with save (which may be
+// nil). It returns the last Checkpoint with the result.
+func (t *Transcriber) Resume(ctx context.Context, cp Checkpoint, params assemblyai.TranscriptParams, save SaveFunc) (*assemblyai.Transcript, Checkpoint, error) {
+	var giveUp time.Time
+	for {
+		res, err := t.Step(ctx, cp, params, save)
+		cp = res.Checkpoint
+		if err == nil && res.Transcript != nil {
+			return res.Transcript, cp, nil
+		}
+		wait := res.PollAfter
+		if err != nil {
+			action, after := Decide(err)
+			if action != ActionRetryLater {
+				return nil, cp, err
+			}
+			now := t.cfg.Clock()
+			if giveUp.IsZero() {
+				giveUp = now.Add(t.cfg.GiveUpAfter)
+			}
+			if now.After(giveUp) {
+				return nil, cp, fmt.Errorf("give up after %s: %w", t.cfg.GiveUpAfter, err)
+			}
+			if after <= 0 {
+				after = t.cfg.Profile.Backoff.Delay(cp.Attempts[cp.Stage], t.cfg.Rand)
+			}
+			wait = after
+		} else {
+			giveUp = time.Time{}
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return nil, cp, err
+		}
+	}
+}
+
+// Step advances cp by at most one wait: it runs the upload and create stages
+// as needed (each with bounded in-process retries), then one status poll. It
+// returns when the transcript is completed, when the caller should poll again
+// after PollAfter, or with an error; Decide says what a durable queue should
+// do with that error. The returned Checkpoint is always the latest one, also
+// on error.
+func (t *Transcriber) Step(ctx context.Context, cp Checkpoint, params assemblyai.TranscriptParams, save SaveFunc) (StepResult, error) {
+	if save == nil {
+		save = func(context.Context, Checkpoint) error { return nil }
+	}
+	if cp.Source == "" {
+		return StepResult{Checkpoint: cp}, errors.New("transcribe: checkpoint has no source")
+	}
+	if cp.Stage == "" {
+		cp.Stage = StageUpload
+	}
+	s := &step{t: t, cp: cp, params: params, save: save}
+	res, err := s.run(ctx)
+	res.Checkpoint = s.cp
+	return res, err
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// isURL reports whether source is an http(s) URL rather than a local path.
+func isURL(source string) bool {
+	return strings.HasPrefix(source, "https://") || strings.HasPrefix(source, "http://")
+}

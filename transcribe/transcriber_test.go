@@ -1,0 +1,448 @@
+package transcribe
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/durascribe/durascribe/assemblyai"
+	"github.com/durascribe/durascribe/resilience"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// testProfile retries fast so tests take milliseconds.
+func testProfile() resilience.Profile {
+	return resilience.Profile{
+		Name:          "test",
+		Backoff:       resilience.Backoff{Base: time.Millisecond, Cap: 4 * time.Millisecond, Multiplier: 2, MaxAttempts: 5},
+		RetryAfterCap: 2 * time.Second,
+		PollInitial:   time.Millisecond,
+		PollMax:       4 * time.Millisecond,
+	}
+}
+
+type harness struct {
+	api  *fakeAPI
+	tr   *Transcriber
+	logs *syncBuffer
+	file string
+	data []byte
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newHarness(t *testing.T, api *fakeAPI, mutate ...func(*Config)) *harness {
+	t.Helper()
+	srv := api.server(t)
+	client, err := assemblyai.New(assemblyai.Config{APIKey: assemblyai.APIKey(api.key), BaseURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.CloseIdleConnections)
+	logs := &syncBuffer{}
+	cfg := Config{
+		Client:   client,
+		Profile:  testProfile(),
+		Breakers: resilience.NewBreakers(resilience.BreakerConfig{MinRequests: 1000}),
+		Logger:   slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	tr, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("RIFF-not-really-audio-but-bytes "), 4096) // 128 KiB
+	file := filepath.Join(t.TempDir(), "talk.wav")
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{api: api, tr: tr, logs: logs, file: file, data: data}
+	t.Cleanup(func() {
+		if strings.Contains(logs.String(), api.key) {
+			t.Errorf("the API key appears in the log output")
+		}
+	})
+	return h
+}
+
+func TestTranscribeHappyPath(t *testing.T) {
+	t.Parallel()
+	api := newFakeAPI()
+	api.pollsToFinish = 3
+	h := newHarness(t, api)
+
+	var saved []Checkpoint
+	tr, cp, err := h.tr.Resume(t.Context(), Checkpoint{Source: h.file}, assemblyai.TranscriptParams{}, func(_ context.Context, cp Checkpoint) error {
+		saved = append(saved, cp)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Status != assemblyai.StatusCompleted {
+		t.Fatalf("status = %s", tr.Status)
+	}
+	uploads, creates, _, _ := api.counts()
+	if uploads != 1 || creates != 1 {
+		t.Fatalf("uploads=%d creates=%d, want 1 and 1", uploads, creates)
+	}
+	if !bytes.Equal(api.uploadBods[0], h.data) {
+		t.Fatal("uploaded bytes differ from the file")
+	}
+	if cp.Stage != StageDone || cp.TranscriptID != tr.ID || cp.UploadURL == "" {
+		t.Fatalf("final checkpoint %+v", cp)
+	}
+	// The intent was saved before the create, and the upload URL before that.
+	var sawIntent bool
+	for _, c := range saved {
+		if !c.IntentAt.IsZero() && c.TranscriptID == "" {
+			sawIntent = true
+			if c.UploadURL == "" {
+				t.Fatal("intent saved before the upload URL")
+			}
+		}
+	}
+	if !sawIntent {
+		t.Fatal("no checkpoint with a create intent was saved before the create")
+	}
+}
+
+func TestUploadRetriedAfter422ReplaysBodyFromStart(t *testing.T) {
+	t.Parallel()
+	api := newFakeAPI()
+	api.onUpload = func(n int, w http.ResponseWriter) bool {
+		if n <= 2 {
+			writeJSON(w, 422, map[string]string{"error": "Upload failed"})
+			return true
+		}
+		return false
+	}
+	h := newHarness(t, api)
+	if _, err := h.tr.Transcribe(t.Context(), h.file, assemblyai.TranscriptParams{}); err != nil {
+		t.Fatal(err)
+	}
+	uploads, creates, _, _ := api.counts()
+	if uploads != 3 || creates != 1 {
+		t.Fatalf("uploads=%d creates=%d, want 3 and 1", uploads, creates)
+	}
+	for i, b := range api.uploadBods {
+		if !bytes.Equal(b, h.data) {
+			t.Fatalf("upload %d sent %d bytes that differ from the file (%d bytes)", i+1, len(b), len(h.data))
+		}
+	}
+}
+
+func TestAmbiguousCreateIsReconciledWithoutDuplicate(t *testing.T) {
+	t.Parallel()
+	api := newFakeAPI()
+	// Act, then drop: the transcript is created but the client sees the
+	// connection close.
+	api.onCreate = func(n int, w http.ResponseWriter, created *fakeTranscript) bool {
+		return n == 1 && created != nil && dropConnection(w)
+	}
+	h := newHarness(t, api)
+	tr, err := h.tr.Transcribe(t.Context(), h.file, assemblyai.TranscriptParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, creates, _, transcripts := api.counts()
+	if creates != 1 || transcripts != 1 {
+		t.Fatalf("creates=%d transcripts=%d, want 1 and 1 (reconciled, not resubmitted)", creates, transcripts)
+	}
+	if tr.ID != api.transcripts[0].ID {
+		t.Fatalf("adopted %s, want %s", tr.ID, api.transcripts[0].ID)
+	}
+	if api.lists == 0 {
+		t.Fatal("the list endpoint was never consulted")
+	}
+}
+
+func TestAmbiguousCreateWithNothingCreatedIsResubmittedOnce(t *testing.T) {
+	t.Parallel()
+	api := newFakeAPI()
+	api.onCreate = func(n int, w http.ResponseWriter, created *fakeTranscript) bool {
+		if n == 1 && created == nil {
+			writeJSON(w, 502, map[string]string{"error": "Bad Gateway"})
+			return true
+		}
+		return false
+	}
+	h := newHarness(t, api)
+	if _, err := h.tr.Transcribe(t.Context(), h.file, assemblyai.TranscriptParams{}); err != nil {
+		t.Fatal(err)
+	}
+	_, creates, _, transcripts := api.counts()
+	if creates != 2 || transcripts != 1 {
+		t.Fatalf("creates=%d transcripts=%d, want 2 POSTs and 1 transcript", creates, transcripts)
+	}
+	if api.lists == 0 {
+		t.Fatal("resubmitted without reconciling first")
+	}
+}
+
+func TestResumeWithSavedIntentAdoptsExistingTranscript(t *testing.T) {
+	t.Parallel()
+	api := newFakeAPI()
+	h := newHarness(t, api)
+	// A previous process uploaded, saved its intent, sent the create and
+	// crashed before saving the id.
+	url := "https://cdn.example.test/upload/crashed"
+	api.transcripts = append(api.transcripts, &fakeTranscript{ID: "t-before-crash", AudioURL: url, Created: time.Now().UTC(), Status: "processing", n: 1})
+	cp := Checkpoint{Source: h.file, Stage: StageCreate, UploadURL: url, UploadedAt: time.Now().UTC(), IntentAt: time.Now().UTC().Add(-time.Second)}
+	tr, cp, err := h.tr.Resume(t.Context(), cp, assemblyai.TranscriptParams{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uploads, creates, _, _ := api.counts()
+	if uploads != 0 || creates != 0 {
+		t.Fatalf("uploads=%d creates=%d after resume, want 0 and 0", uploads, creates)
+	}
+	if tr.ID != "t-before-crash" || cp.TranscriptID != "t-before-crash" {
+		t.Fatalf("adopted %q, want t-before-crash", tr.ID)
+	}
+}
+
+func TestPollErrorsRetryTheGetOnly(t *testing.T) {
+	t.Parallel()
+	api := newFakeAPI()
+	api.onGet = func(n int, w http.ResponseWriter) bool {
+		switch n {
+		case 1:
+			return apiError(503, "Service Unavailable")(w)
+		case 2:
+			return dropConnection(w)
+		case 3:
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(504)
+			_, _ = w.Write([]byte("<html>gateway timeout</html>"))
+			return true
+		}
+		return false
+	}
+	h := newHarness(t, api)
+	if _, err := h.tr.Transcribe(t.Context(), h.file, assemblyai.TranscriptParams{}); err != nil {
+		t.Fatal(err)
+	}
+	uploads, creates, gets, _ := api.counts()
+	if uploads != 1 || creates != 1 || gets < 4 {
+		t.Fatalf("uploads=%d creates=%d gets=%d, want 1, 1, ≥4", uploads, creates, gets)
+	}
+}
+
+const (
+	transientMsg = "Internal server error. Please retry your request. If the error persists, please contact support@assemblyai.com for more information."
+	permanentMsg = "Transcoding failed. File does not appear to contain audio. File type is text/plain (ASCII text)."
+)
+
+func TestTransientTranscriptErrorIsResubmittedWithSameUpload(t *testing.T) {
+	t.Parallel()
+	api := newFakeAPI()
+	api.outcome = func(n int) (string, string) {
+		if n == 1 {
+			return "error", transientMsg
+		}
+		return "completed", ""
+	}
+	h := newHarness(t, api)
+	tr, cp, err := h.tr.Resume(t.Context(), Checkpoint{Source: h.file}, assemblyai.TranscriptParams{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uploads, creates, _, transcripts := api.counts()
+	if uploads != 1 || creates != 2 || transcripts != 2 {
+		t.Fatalf("uploads=%d creates=%d transcripts=%d, want 1, 2, 2", uploads, creates, transcripts)
+	}
+	if api.transcripts[0].AudioURL != api.transcripts[1].AudioURL {
+		t.Fatal("resubmit used a different upload_url")
+	}
+	if cp.Resubmits != 1 || len(cp.TranscriptIDs) != 2 || tr.ID != api.transcripts[1].ID {
+		t.Fatalf("checkpoint %+v", cp)
+	}
+}
+
+func TestResubmitsAreBounded(t *testing.T) {
+	t.Parallel()
+	api := newFakeAPI()
+	api.outcome = func(int) (string, string) { return "error", "Server error, developers have been alerted." }
+	h := newHarness(t, api, func(c *Config) { c.MaxResubmits = 2; c.GiveUpAfter = time.Millisecond })
+	_, _, err := h.tr.Resume(t.Context(), Checkpoint{Source: h.file}, assemblyai.TranscriptParams{}, nil)
+	if err == nil {
+		t.Fatal("want an error after the resubmits are used up")
+	}
+	_, creates, _, _ := api.counts()
+	if creates < 3 {
+		t.Fatalf("creates=%d, want 1 + 2 resubmits", creates)
+	}
+}
+
+func TestPermanentTranscriptErrorReturnsVerbatimMessage(t *testing.T) {
+	t.Parallel()
+	api := newFakeAPI()
+	api.outcome = func(int) (string, string) { return "error", permanentMsg }
+	h := newHarness(t, api)
+	_, err := h.tr.Transcribe(t.Context(), h.file, assemblyai.TranscriptParams{})
+	var se *StageError
+	if !errors.As(err, &se) {
+		t.Fatalf("error %v is not a *StageError", err)
+	}
+	var te *TranscriptError
+	if !errors.As(err, &te) || te.Message != permanentMsg {
+		t.Fatalf("message = %v, want %q verbatim", err, permanentMsg)
+	}
+	if se.Stage != StageWait || se.TranscriptID == "" {
+		t.Fatalf("stage error %+v", se)
+	}
+	if a, _ := Decide(err); a != ActionFail {
+		t.Fatalf("Decide = %v, want fail", a)
+	}
+	_, creates, _, _ := api.counts()
+	if creates != 1 {
+		t.Fatalf("creates=%d, want 1: a permanent error is not resubmitted", creates)
+	}
+}
+
+func TestUnauthorizedStopsAtOnce(t *testing.T) {
+	t.Parallel()
+	api := newFakeAPI()
+	srv := api.server(t)
+	client, err := assemblyai.New(assemblyai.Config{APIKey: "wrong-key", BaseURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.CloseIdleConnections()
+	tr, err := New(Config{Client: client, Profile: testProfile()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "a.wav")
+	if err := os.WriteFile(file, []byte("some bytes"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = tr.Transcribe(t.Context(), file, assemblyai.TranscriptParams{})
+	if a, _ := Decide(err); a != ActionStopRun {
+		t.Fatalf("Decide(%v) = %v, want stop-run", err, a)
+	}
+	if api.requests != 1 {
+		t.Fatalf("requests=%d, want exactly 1 (no retry of a 401)", api.requests)
+	}
+}
+
+func TestBadInputFailsBeforeAnyRequest(t *testing.T) {
+	t.Parallel()
+	api := newFakeAPI()
+	h := newHarness(t, api)
+	empty := filepath.Join(t.TempDir(), "empty.mp3")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range []string{empty, filepath.Join(t.TempDir(), "missing.mp3"), t.TempDir()} {
+		_, err := h.tr.Transcribe(t.Context(), src, assemblyai.TranscriptParams{})
+		if a, _ := Decide(err); a != ActionFail || !errors.Is(err, ErrInput) {
+			t.Errorf("%s: Decide(%v) = %v, want fail with ErrInput", src, err, a)
+		}
+	}
+	if api.requests != 0 {
+		t.Fatalf("requests=%d, want 0", api.requests)
+	}
+}
+
+func TestCancelMidUploadReturnsQuickly(t *testing.T) {
+	t.Parallel()
+	api := newFakeAPI()
+	started := make(chan struct{})
+	api.onUpload = nil
+	h := newHarness(t, api)
+	// A server that reads the first bytes of the upload, then stalls.
+	release := make(chan struct{})
+	block := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadFull(r.Body, make([]byte, 1024))
+		close(started)
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	})
+	srv := newBlockingServer(t, block)
+	t.Cleanup(func() { close(release) }) // runs before the server's Close
+	client, err := assemblyai.New(assemblyai.Config{APIKey: "k", BaseURL: srv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.CloseIdleConnections()
+	tr, _ := New(Config{Client: client, Profile: testProfile()})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan time.Time, 1)
+	go func() {
+		_, _ = tr.Transcribe(ctx, h.file, assemblyai.TranscriptParams{})
+		done <- time.Now()
+	}()
+	<-started
+	cancelled := time.Now()
+	cancel()
+	if d := (<-done).Sub(cancelled); d > 50*time.Millisecond {
+		t.Fatalf("Transcribe returned %s after cancel, want ≤ 50ms", d)
+	}
+}
+
+func TestCancelledCreateKeepsIntentForReconciliation(t *testing.T) {
+	t.Parallel()
+	api := newFakeAPI()
+	ctx, cancel := context.WithCancel(t.Context())
+	// The API creates the transcript, then the caller gives up before the
+	// answer arrives.
+	api.onCreate = func(n int, w http.ResponseWriter, created *fakeTranscript) bool {
+		if created != nil && n == 1 {
+			cancel()
+			<-time.After(20 * time.Millisecond)
+		}
+		return false
+	}
+	h := newHarness(t, api)
+	var last Checkpoint
+	save := func(_ context.Context, cp Checkpoint) error { last = cp; return nil }
+	_, cp, err := h.tr.Resume(ctx, Checkpoint{Source: h.file}, assemblyai.TranscriptParams{}, save)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("error = %v, want cancellation", err)
+	}
+	if cp.IntentAt.IsZero() || last.IntentAt.IsZero() || cp.TranscriptID != "" {
+		t.Fatalf("checkpoint after a cancelled create = %+v, want the intent kept", cp)
+	}
+	// The next run adopts the transcript instead of creating another.
+	if _, _, err := h.tr.Resume(t.Context(), cp, assemblyai.TranscriptParams{}, save); err != nil {
+		t.Fatal(err)
+	}
+	if _, creates, _, transcripts := api.counts(); creates != 1 || transcripts != 1 {
+		t.Fatalf("creates=%d transcripts=%d, want 1 and 1", creates, transcripts)
+	}
+}

@@ -1,0 +1,108 @@
+package transcribe
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/durascribe/durascribe/assemblyai"
+	"github.com/durascribe/durascribe/resilience"
+)
+
+const (
+	// reconcileSlack allows for clock skew between us and the API when
+	// comparing a transcript's creation time with our saved intent.
+	reconcileSlack = 5 * time.Minute
+	// reconcileMaxPages bounds the list pages read when reconciling.
+	reconcileMaxPages = 10
+)
+
+// reconcile looks for a transcript created from our audio URL after our saved
+// intent and not already known to this checkpoint. It returns nil when there
+// is none: only then may the create be sent again.
+func (s *step) reconcile(ctx context.Context) (*assemblyai.TranscriptListItem, error) {
+	since := s.cp.IntentAt.Add(-reconcileSlack)
+	var found *assemblyai.TranscriptListItem
+	pol := s.policy(StageCreate, endpointList)
+	err := pol.Do(ctx, func(ctx context.Context, _ int) error {
+		found = nil
+		if err := s.limit(ctx); err != nil {
+			return err
+		}
+		list, err := s.t.cfg.Client.ListTranscripts(ctx, assemblyai.ListParams{Limit: 200})
+		for page := 1; err == nil; page++ {
+			oldest := false
+			for i := range list.Transcripts {
+				it := list.Transcripts[i]
+				if it.Created.Time.Before(since) {
+					oldest = true
+					continue
+				}
+				if it.AudioURL == s.cp.UploadURL && !slices.Contains(s.cp.TranscriptIDs, it.ID) {
+					found = &it
+					return nil
+				}
+			}
+			if oldest || list.PageDetails.PrevURL == nil || *list.PageDetails.PrevURL == "" || page >= reconcileMaxPages {
+				return nil
+			}
+			if err := s.limit(ctx); err != nil {
+				return err
+			}
+			list, err = s.t.cfg.Client.ListTranscriptsPage(ctx, *list.PageDetails.PrevURL)
+		}
+		return err
+	}, outcome)
+	return found, err
+}
+
+// wait polls the transcript once and decides what comes next.
+func (s *step) wait(ctx context.Context) (StepResult, error) {
+	var tr *assemblyai.Transcript
+	attempts := 0
+	pol := s.policy(StageWait, endpointGet)
+	err := pol.Do(ctx, func(ctx context.Context, attempt int) error {
+		attempts = attempt
+		if err := s.limit(ctx); err != nil {
+			return err
+		}
+		t, err := s.t.cfg.Client.GetTranscript(ctx, s.cp.TranscriptID)
+		tr = t
+		return err
+	}, outcome)
+	if err != nil {
+		err = &StageError{Stage: StageWait, Attempt: attempts, TranscriptID: s.cp.TranscriptID, Err: err}
+		s.recordError(ctx, err)
+		return StepResult{}, err
+	}
+	s.cp.Polls++
+	switch tr.Status {
+	case assemblyai.StatusCompleted:
+		s.cp.Stage = StageDone
+		if err := s.persist(ctx); err != nil {
+			return StepResult{}, err
+		}
+		return StepResult{Transcript: tr}, nil
+	case assemblyai.StatusError:
+		terr := &TranscriptError{TranscriptID: tr.ID, Message: tr.Error}
+		s.cp.LastError, s.cp.LastErrorAt = terr.Error(), s.t.cfg.Clock().UTC()
+		if !terr.Transient() || s.cp.Resubmits >= s.t.cfg.MaxResubmits {
+			err := &StageError{Stage: StageWait, Attempt: s.cp.Resubmits + 1, TranscriptID: tr.ID, Err: terr}
+			_ = s.save(context.WithoutCancel(ctx), s.cp)
+			return StepResult{}, err
+		}
+		// Transient: the same upload goes to another server.
+		s.cp.Resubmits++
+		s.cp.TranscriptID = ""
+		s.cp.Stage = StageCreate
+		if err := s.persist(ctx); err != nil {
+			return StepResult{}, err
+		}
+		return s.run(ctx)
+	}
+	slow := tr.Status == assemblyai.StatusQueued || (tr.Throttled != nil && *tr.Throttled)
+	if err := s.persist(ctx); err != nil {
+		return StepResult{}, err
+	}
+	return StepResult{PollAfter: resilience.PollDelay(s.t.cfg.Profile, s.cp.Polls, 0, slow, s.t.cfg.Rand)}, nil
+}
