@@ -4,7 +4,7 @@ PKGS    ?= ./...
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/durascribe/durascribe/internal/cli.Version=$(VERSION)
 
-.PHONY: help build test test-short lint bench demo fmt clean
+.PHONY: help build test test-short lint bench bench-compare demo fmt clean
 
 help: ## show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -25,6 +25,9 @@ lint: ## gofmt, go vet and golangci-lint (depguard enforces the import arrows)
 
 bench: ## benchmarks (figures recorded in docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+bench-compare: ## durascribe vs the official SDK (naive and retried) on the emulator, every scenario (docs/benchmarks.md)
+	$(GO) run ./bench --scenario all --files 50 --concurrency 10 --time-scale 0.05
 
 demo: build ## transcribe the sample corpus against the built-in emulator (no API key, no network)
 	./durascribe transcribe --emulator --db /tmp/durascribe-demo.db --out /tmp/durascribe-demo testdata/audio

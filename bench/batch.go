@@ -25,14 +25,15 @@ func buildDurascribe(ctx context.Context, dir string) (string, error) {
 
 // batchCommand runs `durascribe transcribe` on the corpus against baseURL.
 func batchCommand(ctx context.Context, o runOptions, baseURL, corpus, work string) *exec.Cmd {
-	return exec.CommandContext(ctx, o.Durascribe, "transcribe",
+	args := []string{"transcribe",
 		"--db", filepath.Join(work, "durascribe.db"),
 		"--out", filepath.Join(work, "out"),
 		"--base-url", baseURL,
 		"--time-scale", strconv.FormatFloat(o.TimeScale, 'g', -1, 64),
 		"--concurrency", strconv.Itoa(o.Concurrency),
-		"--upload-concurrency", strconv.Itoa(o.Concurrency),
-		corpus)
+		"--upload-concurrency", strconv.Itoa(o.Concurrency)}
+	args = append(append(args, o.BatchFlags...), corpus)
+	return exec.CommandContext(ctx, o.Durascribe, args...)
 }
 
 // batchStatus is the part of `durascribe status --json` the bench reads.

@@ -57,6 +57,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		contenders string
 		asJSON     bool
 		keep       bool
+		batchFlags string
 	)
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -69,6 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&asJSON, "json", false, "print JSON instead of Markdown")
 	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "hard timeout of each contender run")
 	fs.StringVar(&o.Durascribe, "durascribe", "", "durascribe binary for durascribe-batch (default: go build ./cmd/durascribe)")
+	fs.StringVar(&batchFlags, "batch-flags", "", "extra flags for `durascribe transcribe` in durascribe-batch, space-separated (e.g. --no-preflight)")
 	fs.StringVar(&o.WorkDir, "work-dir", "", "directory for corpora, databases and outputs (default: a temporary directory, removed)")
 	fs.BoolVar(&keep, "keep", false, "keep the work directory")
 	if err := fs.Parse(args); err != nil {
@@ -80,6 +82,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.Files < 1 || o.Concurrency < 1 || o.TimeScale <= 0 || o.Timeout <= 0 {
 		return errors.New("--files, --concurrency, --time-scale and --timeout must be positive")
 	}
+	o.BatchFlags = strings.Fields(batchFlags)
 	o.Scenarios = []string{scenario}
 	if scenario == "all" {
 		o.Scenarios = emulator.ScenarioNames()

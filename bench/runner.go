@@ -41,6 +41,8 @@ type runOptions struct {
 	Self string
 	// Durascribe is the durascribe binary for durascribe-batch.
 	Durascribe string
+	// BatchFlags are extra flags for `durascribe transcribe`.
+	BatchFlags []string
 	// WorkDir holds corpora, databases and outputs.
 	WorkDir string
 	// Log receives progress lines (stderr).
