@@ -30,7 +30,12 @@ bench-compare: ## durascribe vs the official SDK (naive and retried) on the emul
 	$(GO) run ./bench --scenario all --files 50 --concurrency 10 --time-scale 0.05
 
 demo: build ## transcribe the sample corpus against the built-in emulator (no API key, no network)
-	./durascribe transcribe --emulator --db /tmp/durascribe-demo.db --out /tmp/durascribe-demo testdata/audio
+	@rm -f /tmp/durascribe-demo.db /tmp/durascribe-demo.db-wal /tmp/durascribe-demo.db-shm
+	@./durascribe transcribe --emulator --db /tmp/durascribe-demo.db --out /tmp/durascribe-demo testdata/audio; \
+	code=$$?; if [ $$code -eq 1 ]; then \
+	  echo "demo: exit 1 is expected: the corpus holds deliberately bad files (empty, silent, truncated, not audio), each named above with its reason."; \
+	  echo "demo: transcripts are in /tmp/durascribe-demo; try ./durascribe status --db /tmp/durascribe-demo.db"; \
+	elif [ $$code -ne 0 ]; then exit $$code; fi
 
 fmt: ## format the code
 	gofmt -w $$(git ls-files '*.go')

@@ -131,3 +131,11 @@ func isAPIError(err error) bool {
 // ErrInput marks a problem with the input itself (a missing or empty file)
 // found before any request.
 var ErrInput = errors.New("bad input")
+
+// inputError marks err as a problem with the input (ErrInput) without
+// repeating that in its message.
+type inputError struct{ err error }
+
+func (e *inputError) Error() string        { return e.err.Error() }
+func (e *inputError) Unwrap() error        { return e.err }
+func (e *inputError) Is(target error) bool { return target == ErrInput }

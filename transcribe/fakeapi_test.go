@@ -147,7 +147,10 @@ func (f *fakeAPI) create(w http.ResponseWriter, r *http.Request) {
 	if hook != nil && hook(n, w, tr) {
 		return
 	}
-	writeJSON(w, 200, f.view(tr))
+	f.mu.Lock()
+	v := f.view(tr)
+	f.mu.Unlock()
+	writeJSON(w, 200, v)
 }
 
 func (f *fakeAPI) view(tr *fakeTranscript) map[string]any {

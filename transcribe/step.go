@@ -129,7 +129,7 @@ func (s *step) preflight(ctx context.Context) error {
 	case ctx.Err() != nil:
 		return context.Cause(ctx)
 	}
-	return &StageError{Stage: StagePreflight, Err: fmt.Errorf("%w: %w", ErrInput, err)}
+	return &StageError{Stage: StagePreflight, Err: &inputError{err}}
 }
 
 func (s *step) upload(ctx context.Context) error {

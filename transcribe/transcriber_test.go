@@ -446,3 +446,46 @@ func TestCancelledCreateKeepsIntentForReconciliation(t *testing.T) {
 		t.Fatalf("creates=%d transcripts=%d, want 1 and 1", creates, transcripts)
 	}
 }
+
+func TestPreflightRejectionFailsBeforeAnyRequest(t *testing.T) {
+	t.Parallel()
+	api := newFakeAPI()
+	reject := errors.New("silent: the audio is silent")
+	h := newHarness(t, api, func(c *Config) {
+		c.Preflight = func(context.Context, string) (time.Duration, error) { return 0, reject }
+	})
+	_, err := h.tr.Transcribe(t.Context(), h.file, assemblyai.TranscriptParams{})
+	var se *StageError
+	if !errors.As(err, &se) || se.Stage != StagePreflight || !errors.Is(err, reject) || !errors.Is(err, ErrInput) {
+		t.Fatalf("error = %v, want a preflight StageError wrapping the rejection", err)
+	}
+	if a, _ := Decide(err); a != ActionFail {
+		t.Fatalf("Decide = %v, want fail", a)
+	}
+	if got := err.Error(); got != "preflight: silent: the audio is silent" {
+		t.Fatalf("message = %q", got)
+	}
+	if api.requests != 0 {
+		t.Fatalf("requests = %d, want 0", api.requests)
+	}
+}
+
+func TestFirstPollWaitsForExpectedProcessingTime(t *testing.T) {
+	t.Parallel()
+	api := newFakeAPI()
+	h := newHarness(t, api, func(c *Config) {
+		c.Preflight = func(context.Context, string) (time.Duration, error) { return 60 * time.Second, nil }
+		c.ProcessingBase, c.ProcessingFactor = 2*time.Second, 0.1
+	})
+	res, err := h.tr.Step(t.Context(), Checkpoint{Source: h.file}, assemblyai.TranscriptParams{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// expected = 2 s + 0.1 × 60 s = 8 s, jittered by ±10%.
+	if res.Transcript != nil || res.PollAfter < 7200*time.Millisecond || res.PollAfter > 8800*time.Millisecond {
+		t.Fatalf("first step: transcript=%v pollAfter=%s, want no transcript and ~8s", res.Transcript, res.PollAfter)
+	}
+	if _, creates, gets, _ := api.counts(); creates != 1 || gets != 0 {
+		t.Fatalf("creates=%d gets=%d after the first step, want 1 and 0", creates, gets)
+	}
+}
