@@ -26,6 +26,8 @@ type Event struct {
 	Delay        time.Duration // wait chosen before the next attempt
 	RetryAfter   time.Duration // server-requested wait, if any
 	BreakerState string
+	// BudgetRejected reports that the retry budget refused the next attempt.
+	BudgetRejected bool
 }
 
 // LogValue renders the event as a slog group.
@@ -61,17 +63,18 @@ func (e Event) LogValue() slog.Value {
 // OnEvent.
 func (s *step) emit(stage Stage, endpoint string, a resilience.Attempt) {
 	ev := Event{
-		Source:       s.cp.Source,
-		Stage:        stage,
-		Endpoint:     endpoint,
-		Attempt:      a.Number,
-		Start:        a.Start,
-		Duration:     a.Duration,
-		Class:        assemblyai.Classify(a.Err).String(),
-		TranscriptID: s.cp.TranscriptID,
-		Delay:        a.Delay,
-		RetryAfter:   a.RetryAfter,
-		BreakerState: a.BreakerState.String(),
+		Source:         s.cp.Source,
+		Stage:          stage,
+		Endpoint:       endpoint,
+		Attempt:        a.Number,
+		Start:          a.Start,
+		Duration:       a.Duration,
+		Class:          assemblyai.Classify(a.Err).String(),
+		TranscriptID:   s.cp.TranscriptID,
+		Delay:          a.Delay,
+		RetryAfter:     a.RetryAfter,
+		BreakerState:   a.BreakerState.String(),
+		BudgetRejected: a.BudgetRejected,
 	}
 	if a.Err != nil {
 		ev.Error = a.Err.Error()
