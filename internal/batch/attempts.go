@@ -73,3 +73,25 @@ func (s *Store) Attempts(ctx context.Context, fileID int64) ([]Attempt, error) {
 	}
 	return out, rows.Err()
 }
+
+// PruneAttempts deletes the attempts log of files that finished done before
+// cutoff and returns how many rows went. Rows of failed, pending and working
+// files are always kept: they are what a support request or a report of the
+// failure needs. A done file's log goes all at once, never in part, so what
+// remains of a file's attempts is always whole.
+func (s *Store) PruneAttempts(ctx context.Context, cutoff time.Time) (int64, error) {
+	// finished_at is RFC 3339 text in UTC: compared as text with a cutoff in
+	// whole seconds, a file finished in the cutoff's own second may count as
+	// before it, which is close enough for a retention measured in hours.
+	res, err := s.db.ExecContext(ctx, `DELETE FROM durascribe_attempt WHERE file_id IN
+		(SELECT id FROM durascribe_file WHERE state = 'done' AND finished_at <> '' AND finished_at < $1)`,
+		cutoff.UTC().Truncate(time.Second).Format(time.RFC3339))
+	if err != nil {
+		return 0, fmt.Errorf("prune attempts: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("prune attempts: %w", err)
+	}
+	return n, nil
+}

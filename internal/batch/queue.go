@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
+	"riverqueue.com/riverui/uiendpoints"
 )
 
 // QueueName is the River queue of transcribe_file jobs.
@@ -52,6 +53,7 @@ type (
 type queue interface {
 	migrate(ctx context.Context, logger *slog.Logger) error
 	newClient(cfg *river.Config) (riverClient, error)
+	uiEndpoints(logger *slog.Logger) (uiendpoints.Bundle, error)
 }
 
 // riverClient is the part of *river.Client[TTx] we use.

@@ -181,8 +181,12 @@ func (r *Runner) fileEnded(ctx context.Context, id int64, outputErr error) {
 	}
 }
 
-// onEvent writes one API attempt to the attempts log.
+// onEvent writes one API attempt to the attempts log, then hands it to the
+// caller's Transcribe.OnEvent (metrics).
 func (r *Runner) onEvent(ctx context.Context, fileID int64, ev transcribe.Event) {
+	if r.cfg.Transcribe.OnEvent != nil {
+		defer r.cfg.Transcribe.OnEvent(ev)
+	}
 	err := r.store.recordAttempt(ctx, Attempt{
 		FileID: fileID, Stage: string(ev.Stage), Endpoint: ev.Endpoint, Attempt: ev.Attempt, Start: ev.Start,
 		Duration: ev.Duration, StatusCode: ev.StatusCode, Class: ev.Class, Error: ev.Error, Delay: ev.Delay,
@@ -196,8 +200,12 @@ func (r *Runner) onEvent(ctx context.Context, fileID int64, ev transcribe.Event)
 // onBreaker pauses the queue when the API's breaker opens, so that no worker
 // (in any process sharing the store) sends while it is open, and resumes it
 // when the open delay has passed: the first job then is the half-open probe;
-// if it fails the breaker reopens and the queue pauses again.
-func (r *Runner) onBreaker(host string, _, to resilience.BreakerState) {
+// if it fails the breaker reopens and the queue pauses again. The caller's
+// Breaker.OnStateChange (metrics) is called after that, outside the lock.
+func (r *Runner) onBreaker(host string, from, to resilience.BreakerState) {
+	if r.cfg.Breaker.OnStateChange != nil {
+		defer r.cfg.Breaker.OnStateChange(host, from, to)
+	}
 	r.breakerMu.Lock()
 	defer r.breakerMu.Unlock()
 	r.breakerState = to

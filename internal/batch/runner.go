@@ -21,16 +21,17 @@ var ErrStopRun = errors.New("run stopped: account or API key problem")
 // RunConfig configures Run. A zero field means the documented default.
 type RunConfig struct {
 	// Transcribe is the per-file orchestrator's configuration (Client,
-	// Profile, Preflight, Logger...). Run sets OnEvent (the attempts log) and
-	// Limiter (the rate cap), and creates Breakers (from Breaker) and Budget
-	// when nil.
+	// Profile, Preflight, Logger...). Run wraps OnEvent (the attempts log
+	// first, then yours), sets Limiter (the rate cap), and creates Breakers
+	// (from Breaker) and Budget when nil.
 	Transcribe transcribe.Config
 	// Preflight checks each local file or URL before its upload; its report
 	// is kept with the file (status shows it) and a reject fails the file.
 	// Defaults to nil: no check.
 	Preflight *preflight.Checker
 	// Breaker configures the per-host circuit breakers when
-	// Transcribe.Breakers is nil; Run adds OnStateChange to pause the queue.
+	// Transcribe.Breakers is nil; Run wraps OnStateChange to pause the
+	// queue (yours is called after that).
 	// Defaults to resilience defaults (scaled by TimeScale).
 	Breaker resilience.BreakerConfig
 	// Output says where finished transcripts are written. Defaults to
