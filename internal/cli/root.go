@@ -84,6 +84,7 @@ clear, permanent, explained failure, and no transcript is paid for twice.`,
 		newEmulatorCmd(s),
 		newReportCmd(s),
 		newBundleCmd(s),
+		newUICmd(s),
 	)
 	return root
 }

@@ -44,6 +44,9 @@ type workOptions struct {
 	Force             bool
 	LogLevel          string
 	LogFile           string
+	MetricsAddr       string
+	AllowRemote       bool
+	KeepAttempts      time.Duration
 }
 
 func addDBFlag(fs *pflag.FlagSet, db *string) {
@@ -66,6 +69,10 @@ func (o *workOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.Force, "force", false, "overwrite existing outputs that differ")
 	fs.StringVar(&o.LogLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	fs.StringVar(&o.LogFile, "log-file", "", "write logs to this file instead of stderr")
+	fs.StringVar(&o.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (loopback unless --allow-remote)")
+	fs.BoolVar(&o.AllowRemote, "allow-remote", false, "allow --metrics-addr on a non-loopback address")
+	fs.DurationVar(&o.KeepAttempts, "keep-attempts", 0,
+		"prune the attempts log of files done more than this long ago, e.g. 168h (failed files keep theirs; 0 keeps all)")
 }
 
 // session is what a working command needs: a store, a run config and the
@@ -91,6 +98,14 @@ func openSession(ctx context.Context, st *streams, o *workOptions) (_ *session, 
 	}
 	if o.Concurrency < 1 || o.UploadConcurrency < 1 {
 		return nil, usageErrorf(errors.New("--concurrency and --upload-concurrency must be at least 1"))
+	}
+	if o.KeepAttempts < 0 {
+		return nil, usageErrorf(errors.New("--keep-attempts must not be negative"))
+	}
+	if o.MetricsAddr != "" {
+		if err := checkListenAddr(o.MetricsAddr, "--metrics-addr", o.AllowRemote); err != nil {
+			return nil, err
+		}
 	}
 	out := batch.OutputConfig{Dir: o.Out, Formats: o.Formats, Force: o.Force}
 	if err := out.Validate(); err != nil {
@@ -138,6 +153,9 @@ func openSession(ctx context.Context, st *streams, o *workOptions) (_ *session, 
 		return nil, configErrorf(fmt.Errorf("open job store: %w", err))
 	}
 	s.cleanups = append(s.cleanups, func() { _ = s.store.Close() })
+	if err := s.startPruning(ctx, st, o.KeepAttempts); err != nil {
+		return nil, err
+	}
 	s.cfg = batch.RunConfig{
 		Transcribe:        transcribe.Config{Client: client, Profile: prof, Logger: logger},
 		Preflight:         checker,
@@ -146,6 +164,9 @@ func openSession(ctx context.Context, st *streams, o *workOptions) (_ *session, 
 		UploadConcurrency: o.UploadConcurrency,
 		TimeScale:         o.TimeScale,
 		Logger:            logger,
+	}
+	if err := s.serveMetrics(ctx, st, o); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
