@@ -5,10 +5,15 @@
 //
 // # Engines
 //
-// When ffprobe and ffmpeg are on PATH (or named in [Config]), a file is probed
-// once and decoded once with the volumedetect filter; ffmpeg covers every
-// format AssemblyAI lists. Without them a pure-Go engine sniffs the content,
-// decodes WAV, MP3, FLAC, Ogg Vorbis and Ogg Opus, and reads container
+// When ffmpeg is on PATH (or named in [Config]) the default engine,
+// [EngineAuto], decodes WAV, MP3, FLAC, Ogg Vorbis and Ogg Opus in pure Go and
+// hands every other format to ffmpeg, and also every file in which Go finds a
+// problem, so that ffmpeg has the last word on any rejection or warning.
+// [EngineFFmpeg] sends every file to ffmpeg: one decoding pass with the
+// volumedetect filter, whose own output describes the stream (codec, rate,
+// channels, duration), so one process per file and no ffprobe. [Checker.CheckAll]
+// shares one ffmpeg process between many files. Without ffmpeg the pure-Go
+// engine sniffs the content, decodes the formats above, and reads container
 // metadata of MP4/M4A/MOV and WebM/MKV. Formats the Go engine cannot decode
 // get a not_verified warning, never a silent pass.
 //

@@ -103,7 +103,7 @@ const maxMarks = 4096
 // is flat) for windowed decoding.
 func scanMP3(ctx context.Context, f io.ReaderAt, size int64) (mp3Scan, error) {
 	s := mp3Scan{markEvery: 1}
-	br := bufio.NewReaderSize(io.NewSectionReader(f, 0, size), 256<<10)
+	br := bufio.NewReaderSize(io.NewSectionReader(f, 0, size), readBufSize(size, 256<<10))
 	pos := int64(0)
 	// ID3v2 tag at the start
 	if b, _ := br.Peek(10); len(b) == 10 && string(b[:3]) == "ID3" {
@@ -261,7 +261,7 @@ func (c *Checker) decodeMP3(ctx context.Context, f io.ReaderAt, s mp3Scan, sampl
 func decodeMP3Range(ctx context.Context, f io.ReaderAt, off, end, skip, n int64, channels int) (levels, error) {
 	var lv levels
 	// hide Seek: go-mp3 scans the whole file for its length when it can seek
-	src := struct{ io.Reader }{bufio.NewReaderSize(io.NewSectionReader(f, off, end-off), 64<<10)}
+	src := struct{ io.Reader }{bufio.NewReaderSize(io.NewSectionReader(f, off, end-off), readBufSize(end-off, 64<<10))}
 	d, err := mp3.NewDecoder(src)
 	if err != nil {
 		return lv, err

@@ -146,3 +146,10 @@ func seconds(samples int64, rate int) float64 {
 }
 
 func dur(samples int64, rate int) time.Duration { return secondsToDuration(seconds(samples, rate)) }
+
+// readBufSize sizes a read buffer for a file (or part) of size bytes: the
+// preferred size, or less for a small file, but never below 4 KB, which holds
+// any MPEG audio frame and any Ogg page header.
+func readBufSize(size int64, preferred int) int {
+	return int(max(min(size, int64(preferred)), 4096))
+}

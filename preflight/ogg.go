@@ -189,7 +189,7 @@ func (p *oggPager) page() error {
 }
 
 func (c *Checker) analyzeOpus(ctx context.Context, r *Report, f *os.File) error {
-	p := &oggPager{r: bufio.NewReaderSize(io.NewSectionReader(f, 0, r.Size), 64<<10)}
+	p := &oggPager{r: bufio.NewReaderSize(io.NewSectionReader(f, 0, r.Size), readBufSize(r.Size, 64<<10))}
 	head, err := p.next()
 	if err != nil || len(head) < 19 || string(head[:8]) != "OpusHead" {
 		r.add(CodeCorrupt, VerdictReject, "The Ogg Opus header is damaged; re-export the file.")

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,63 +88,124 @@ func sniff(head []byte) (mime, family string) {
 	return d.String(), ""
 }
 
-// checkFile runs the local-file pipeline: stat, size, sniff, engine, rules.
-func (c *Checker) checkFile(ctx context.Context, path string) (Report, error) {
-	r := Report{Source: path, Size: -1, Engine: c.Engine()}
-	fi, err := os.Stat(path)
+// checkFiles runs the local-file pipeline on each path: stat, size, sniff,
+// the engine, the rules. Files for ffmpeg are analysed last, in batches that
+// share one ffmpeg process.
+func (c *Checker) checkFiles(ctx context.Context, paths []string) ([]Report, error) {
+	engine := c.Engine()
+	rs := make([]Report, len(paths))
+	var ff []*Report
+	for i, path := range paths {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		r := &rs[i]
+		*r = Report{Source: path, Size: -1, Engine: engine}
+		if engine == EngineAuto {
+			r.Engine = EngineGo // until ffmpeg is needed
+		}
+		f, family, head, ok := c.open(r)
+		if !ok {
+			continue
+		}
+		if engine == EngineFFmpeg || engine == EngineAuto && !goDecodes(family) {
+			f.Close()
+			r.Engine = EngineFFmpeg
+			ff = append(ff, r)
+			continue
+		}
+		classified := len(r.Reasons)
+		err := c.nativeAnalyze(ctx, r, f, family, head)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		c.applyRules(r)
+		if engine == EngineAuto && len(r.Reasons) > classified {
+			// A problem found in Go: ffmpeg, which decodes more, decides.
+			*r = Report{Source: r.Source, Size: r.Size, MIME: r.MIME, Container: r.Container,
+				Engine: EngineFFmpeg, Reasons: slices.Clone(r.Reasons[:classified])}
+			ff = append(ff, r)
+		}
+	}
+	for len(ff) > 0 {
+		n, size := 0, int64(0)
+		for n < len(ff) && n < maxBatchFiles && (n == 0 || size+ff[n].Size <= maxBatchBytes) {
+			size += ff[n].Size
+			n++
+		}
+		if err := c.ffmpegBatch(ctx, ff[:n]); err != nil {
+			return nil, err
+		}
+		for _, r := range ff[:n] {
+			c.applyRules(r)
+		}
+		ff = ff[n:]
+	}
+	return rs, nil
+}
+
+// goDecodes reports whether the Go engine decodes a family in full, so that
+// EngineAuto needs ffmpeg for it only when Go finds a problem.
+func goDecodes(family string) bool {
+	switch family {
+	case famWAV, famMP3, famFLAC, famOgg:
+		return true
+	}
+	return false
+}
+
+// open runs the checks every engine shares: the path is a readable regular
+// file of an acceptable size, and its content is a supported format. It
+// returns the open file, its family and its first bytes, or ok false when r
+// is rejected already.
+func (c *Checker) open(r *Report) (f *os.File, family string, head []byte, ok bool) {
+	fi, err := os.Stat(r.Source)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		r.add(CodeNotFound, VerdictReject, "The file does not exist; check the path.")
-		return r, nil
+		return nil, "", nil, false
 	case err != nil:
 		r.add(CodeUnreadable, VerdictReject, "The file cannot be read (%s); check its permissions.", errText(err))
-		return r, nil
+		return nil, "", nil, false
 	case !fi.Mode().IsRegular():
 		what := "not a regular file"
 		if fi.IsDir() {
 			what = "a directory"
 		}
 		r.add(CodeNotRegular, VerdictReject, "This is %s, not an audio file; name the audio file itself.", what)
-		return r, nil
+		return nil, "", nil, false
 	}
 	r.Size = fi.Size()
 	if r.Size == 0 {
 		r.add(CodeEmpty, VerdictReject, "The file is empty (0 bytes); the recording was not saved, so re-export or re-copy it.")
-		return r, nil
+		return nil, "", nil, false
 	}
 	if r.Size > c.cfg.MaxLocalSize {
 		r.add(CodeTooLarge, VerdictReject,
 			"The file is %s, above the %s upload limit; split it or compress it (for example to MP3 or Opus) and check the parts.",
 			humanBytes(r.Size), humanBytes(c.cfg.MaxLocalSize))
-		return r, nil
+		return nil, "", nil, false
 	}
-	f, err := os.Open(path)
+	f, err = os.Open(r.Source)
 	if err != nil {
 		r.add(CodeUnreadable, VerdictReject, "The file cannot be opened (%s); check its permissions.", errText(err))
-		return r, nil
+		return nil, "", nil, false
 	}
-	defer f.Close()
-	head := make([]byte, sniffLen)
+	head = make([]byte, min(sniffLen, r.Size))
 	n, err := io.ReadFull(f, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		f.Close()
 		r.add(CodeUnreadable, VerdictReject, "The file cannot be read (%s); copy it again from its source.", errText(err))
-		return r, nil
+		return nil, "", nil, false
 	}
 	head = head[:n]
-	family, ok := c.classify(&r, path, head)
+	family, ok = c.classify(r, r.Source, head)
 	if !ok {
-		return r, nil
+		f.Close()
+		return nil, "", nil, false
 	}
-	if c.useFFmpeg() {
-		err = c.ffmpegAnalyze(ctx, &r, path)
-	} else {
-		err = c.nativeAnalyze(ctx, &r, f, family, head)
-	}
-	if err != nil {
-		return r, err
-	}
-	c.applyRules(&r)
-	return r, nil
+	return f, family, head, true
 }
 
 // classify sniffs the content, compares it with the extension and decides

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"sync"
 )
 
 // WAV format tags.
@@ -89,6 +90,10 @@ func parseWAV(f io.ReaderAt, size int64) (wavInfo, error) {
 	return w, nil
 }
 
+// wavBufs holds the 1 MB read buffers of analyzeWAV, so that checking many
+// small files does not allocate a megabyte each.
+var wavBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
 var (
 	errRF64   = errors.New("RF64 WAV")
 	errNoData = errors.New("no data chunk")
@@ -129,7 +134,9 @@ func (c *Checker) analyzeWAV(ctx context.Context, r *Report, f *os.File) error {
 		return nil
 	}
 	var lv levels
-	buf := make([]byte, 1<<20-(1<<20)%w.blockAlign)
+	pb := wavBufs.Get().(*[]byte)
+	defer wavBufs.Put(pb)
+	buf := (*pb)[:len(*pb)-len(*pb)%w.blockAlign]
 	ce := ctxEvery{ctx: ctx}
 	for off, end := w.dataOff, w.dataOff+avail; off < end; {
 		if err := ce.err(); err != nil {

@@ -23,6 +23,7 @@ type checkOptions struct {
 	Sources  []string
 	JSON     bool
 	Jobs     int
+	Engine   string
 	NoFFmpeg bool
 	Out      io.Writer
 	ErrOut   io.Writer
@@ -44,9 +45,12 @@ starting with ".") are skipped, and so are files whose extension is not an
 audio or video format AssemblyAI accepts (sidecar .txt, .json, ...); name a
 file explicitly to check it whatever its name. URLs get one HEAD request.
 
-ffprobe and ffmpeg are used when they are on PATH and verify every format;
-without them a pure-Go engine decodes WAV, MP3, FLAC, Ogg Vorbis and Opus and
-marks other formats not_verified.
+With ffmpeg on PATH the default engine (--engine auto) decodes WAV, MP3,
+FLAC, Ogg Vorbis and Opus in pure Go and sends other formats to ffmpeg, as
+well as every file in which Go finds a problem, so ffmpeg has the last word
+on each warning and rejection. --engine ffmpeg decodes every file with ffmpeg;
+--engine go (or --no-ffmpeg) never runs it and marks the formats Go cannot
+decode not_verified. Files going to ffmpeg share ffmpeg processes.
 
 Exit status: 0 when nothing is rejected, 1 when some file is, 2 on usage
 errors. With --json each file is one JSON object per line on stdout and the
@@ -61,13 +65,19 @@ summary goes to stderr.`,
 			if opts.Jobs < 1 {
 				return usageErrorf(fmt.Errorf("--jobs must be at least 1, got %d", opts.Jobs))
 			}
+			switch opts.Engine {
+			case preflight.EngineAuto, preflight.EngineFFmpeg, preflight.EngineGo:
+			default:
+				return usageErrorf(fmt.Errorf("--engine must be auto, ffmpeg or go, got %q", opts.Engine))
+			}
 			opts.Sources = args
 			return runCheck(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print one JSON report per line")
 	cmd.Flags().IntVar(&opts.Jobs, "jobs", runtime.GOMAXPROCS(0), "files checked at the same time")
-	cmd.Flags().BoolVar(&opts.NoFFmpeg, "no-ffmpeg", false, "use the pure-Go engine even when ffmpeg is installed")
+	cmd.Flags().StringVar(&opts.Engine, "engine", preflight.EngineAuto, "auto, ffmpeg or go (see above)")
+	cmd.Flags().BoolVar(&opts.NoFFmpeg, "no-ffmpeg", false, "use the pure-Go engine even when ffmpeg is installed (--engine go)")
 	return cmd
 }
 
@@ -84,7 +94,7 @@ type checkSummary struct {
 
 func runCheck(ctx context.Context, opts *checkOptions) error {
 	start := time.Now()
-	checker, err := preflight.New(preflight.Config{DisableFFmpeg: opts.NoFFmpeg})
+	checker, err := preflight.New(preflight.Config{Engine: opts.Engine, DisableFFmpeg: opts.NoFFmpeg})
 	if err != nil {
 		return configErrorf(err)
 	}
@@ -178,33 +188,36 @@ func expandSources(args []string) (targets []string, skipped int, err error) {
 }
 
 // checkAll checks targets with jobs workers and calls emit once per target,
-// in input order, from one goroutine.
+// in input order, from one goroutine. Each worker takes a run of targets at a
+// time so that the files needing ffmpeg in it share one ffmpeg process.
 func checkAll(ctx context.Context, c *preflight.Checker, targets []string, jobs int, emit func(preflight.Report)) error {
 	type result struct {
-		i   int
-		r   preflight.Report
-		err error
+		start int
+		rs    []preflight.Report
+		err   error
 	}
+	// about four chunks per worker keeps the workers evenly loaded
+	chunk := min(max((len(targets)+4*jobs-1)/(4*jobs), 1), maxCheckChunk)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	idx := make(chan int)
+	starts := make(chan int)
 	results := make(chan result, jobs)
 	var wg sync.WaitGroup
 	for range min(jobs, max(len(targets), 1)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range idx {
-				r, err := c.Check(ctx, targets[i])
-				results <- result{i, r, err}
+			for start := range starts {
+				rs, err := c.CheckAll(ctx, targets[start:min(start+chunk, len(targets))])
+				results <- result{start, rs, err}
 			}
 		}()
 	}
 	go func() {
-		defer close(idx)
-		for i := range targets {
+		defer close(starts)
+		for start := 0; start < len(targets); start += chunk {
 			select {
-			case idx <- i:
+			case starts <- start:
 			case <-ctx.Done():
 				return
 			}
@@ -214,7 +227,7 @@ func checkAll(ctx context.Context, c *preflight.Checker, targets []string, jobs 
 		wg.Wait()
 		close(results)
 	}()
-	pending := map[int]preflight.Report{}
+	pending := map[int][]preflight.Report{}
 	next := 0
 	var firstErr error
 	for res := range results {
@@ -225,15 +238,17 @@ func checkAll(ctx context.Context, c *preflight.Checker, targets []string, jobs 
 			}
 			continue
 		}
-		pending[res.i] = res.r
+		pending[res.start] = res.rs
 		for {
-			r, ok := pending[next]
+			rs, ok := pending[next]
 			if !ok {
 				break
 			}
 			delete(pending, next)
-			emit(r)
-			next++
+			for _, r := range rs {
+				emit(r)
+			}
+			next += len(rs)
 		}
 	}
 	if firstErr != nil {
@@ -241,6 +256,9 @@ func checkAll(ctx context.Context, c *preflight.Checker, targets []string, jobs 
 	}
 	return ctx.Err()
 }
+
+// maxCheckChunk is the most targets a check worker takes at a time.
+const maxCheckChunk = 64
 
 func printReport(opts *checkOptions, r preflight.Report) error {
 	if opts.JSON {

@@ -39,6 +39,7 @@ func TestCheckExitCodes(t *testing.T) {
 		{"missing file", []string{"check", "--no-ffmpeg", filepath.Join(audioDir, "nope.wav")}, ExitFailed},
 		{"no args", []string{"check"}, ExitUsage},
 		{"bad jobs", []string{"check", "--jobs", "0", "x.wav"}, ExitUsage},
+		{"bad engine", []string{"check", "--engine", "sox", "x.wav"}, ExitUsage},
 		{"bad flag", []string{"check", "--frobnicate", "x.wav"}, ExitUsage},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,7 +125,7 @@ func TestCheckCorpusBothEngines(t *testing.T) {
 	t.Parallel()
 	argsets := [][]string{{"check", "--no-ffmpeg", "--jobs", "2", audioDir}}
 	if _, err := exec.LookPath("ffmpeg"); err == nil {
-		argsets = append(argsets, []string{"check", "--jobs", "2", audioDir})
+		argsets = append(argsets, []string{"check", "--jobs", "2", audioDir}, []string{"check", "--engine", "ffmpeg", "--jobs", "2", audioDir})
 	} else if os.Getenv("CI") == "true" {
 		t.Fatal("ffmpeg not on PATH with CI=true")
 	}
@@ -159,7 +160,8 @@ func copyFile(t *testing.T, from, to string) {
 }
 
 // BenchmarkCheckDir checks a directory of 1,000 small files with --jobs 2
-// (target <= 10 s per run).
+// (target <= 10 s per run) with each engine. A quarter of the files (M4A,
+// WebM) need ffmpeg under the auto engine.
 func BenchmarkCheckDir(b *testing.B) {
 	dir := b.TempDir()
 	src := []string{"speech.wav", "speech.mp3", "speech.flac", "speech.ogg", "speech.opus", "speech.m4a", "speech.webm", "tone.wav"}
@@ -173,12 +175,12 @@ func BenchmarkCheckDir(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	for _, engine := range []string{"go", "ffmpeg"} {
+	for _, engine := range []string{preflight.EngineGo, preflight.EngineAuto, preflight.EngineFFmpeg} {
 		b.Run(engine, func(b *testing.B) {
-			if _, err := exec.LookPath("ffmpeg"); err != nil && engine == "ffmpeg" {
+			if _, err := exec.LookPath("ffmpeg"); err != nil && engine != preflight.EngineGo {
 				b.Skip("ffmpeg not on PATH")
 			}
-			opts := &checkOptions{Sources: []string{dir}, Jobs: 2, NoFFmpeg: engine == "go", Out: io.Discard, ErrOut: io.Discard}
+			opts := &checkOptions{Sources: []string{dir}, Jobs: 2, Engine: engine, Out: io.Discard, ErrOut: io.Discard}
 			for b.Loop() {
 				if err := runCheck(b.Context(), opts); err != nil {
 					b.Fatal(err)
