@@ -99,6 +99,7 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 		return Summary{}, fmt.Errorf("start queue: %w", err)
 	}
+	r.refreshBacklog(ctx)
 	runErr := r.wait(ctx)
 	r.stop(ctx)
 	sum, err := r.summary(context.WithoutCancel(ctx))
@@ -129,6 +130,7 @@ func (r *Runner) wait(ctx context.Context) error {
 			continue
 		case <-r.ended:
 		case <-check.C:
+			r.refreshBacklog(ctx)
 		}
 		if !r.cfg.UntilDone {
 			continue
@@ -141,6 +143,26 @@ func (r *Runner) wait(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// refreshBacklog counts the files waiting for an upload or a transcript
+// slot, for gateDelay.
+func (r *Runner) refreshBacklog(ctx context.Context) {
+	counts, err := r.store.Counts(ctx)
+	if err != nil {
+		return
+	}
+	var up, slot int64
+	for _, c := range counts {
+		switch {
+		case c.State == StatePending || c.State == StateWorking && (c.Stage == transcribe.StageUpload || c.Stage == ""):
+			up += int64(c.N)
+		case c.State == StateWorking && c.Stage == transcribe.StageCreate:
+			slot += int64(c.N)
+		}
+	}
+	r.uploadBacklog.Store(up)
+	r.slotBacklog.Store(slot)
 }
 
 // stop stops the River client: running attempts get StopGrace, then their

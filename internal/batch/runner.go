@@ -169,6 +169,9 @@ type Runner struct {
 	stopCh       chan struct{}
 	ended        chan struct{} // a file ended: re-check UntilDone now
 	outputErrors atomic.Int64
+	// Files waiting for an upload slot and for a transcript slot, refreshed
+	// about every second from the store.
+	uploadBacklog, slotBacklog atomic.Int64
 
 	breakerMu    sync.Mutex
 	breakerState resilience.BreakerState
@@ -181,10 +184,26 @@ func (r *Runner) scale(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * r.cfg.TimeScale)
 }
 
-// gateDelay is how long a job waits for a free slot: short (a slot frees as
-// soon as a transcript completes), jittered so waiting jobs spread out.
-func (r *Runner) gateDelay() time.Duration {
-	return r.scale(time.Duration((1 + rand.Float64()) * float64(time.Second)))
+// Waiting jobs come back at about these rates (per second), whatever their
+// number: each waits a uniform random share of count/rate, so returns are
+// spread evenly and a freed slot is taken within ~1/rate, while 10,000
+// queued files cost only uploadGateRate job runs per second. Uploaded files
+// waiting for a transcript slot (at most --concurrency of them) come back
+// faster: an idle slot is idle API capacity.
+const (
+	uploadGateRate = 50
+	slotGateRate   = 400
+)
+
+// gateDelay is how long a job waits before checking for a free upload slot
+// (uploaded false) or transcript slot (uploaded true) again.
+func (r *Runner) gateDelay(uploaded bool) time.Duration {
+	n, rate := r.uploadBacklog.Load(), float64(uploadGateRate)
+	if uploaded {
+		n, rate = r.slotBacklog.Load(), slotGateRate
+	}
+	spread := float64(n+1) / rate * float64(time.Second)
+	return max(time.Duration(rand.Float64()*spread), 2*time.Millisecond)
 }
 
 // pollDelay adapts the transcribe poll cadence (already time-scaled through

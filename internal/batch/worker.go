@@ -78,7 +78,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) error
 			return err
 		}
 		if !ok {
-			return river.JobSnooze(r.gateDelay())
+			return river.JobSnooze(r.gateDelay(true))
 		}
 		holding = true
 	}
@@ -88,13 +88,13 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) error
 			return err
 		}
 		if !ok {
-			return river.JobSnooze(r.gateDelay())
+			return river.JobSnooze(r.gateDelay(false))
 		}
 		select {
 		case r.uploads <- struct{}{}:
 			defer func() { <-r.uploads }()
 		default:
-			return river.JobSnooze(r.gateDelay())
+			return river.JobSnooze(r.gateDelay(false))
 		}
 	}
 	if f.StartedAt.IsZero() {
@@ -139,7 +139,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) error
 		return river.JobSnooze(r.pollDelay(res.PollAfter))
 	}
 	if errors.Is(err, errNoSlot) {
-		return river.JobSnooze(r.gateDelay())
+		return river.JobSnooze(r.gateDelay(true))
 	}
 	return r.handleError(ctx, f, err)
 }

@@ -1,0 +1,84 @@
+package batch_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/durascribe/durascribe/emulator"
+	"github.com/durascribe/durascribe/emulator/emulatortest"
+	"github.com/durascribe/durascribe/internal/batch"
+	"github.com/durascribe/durascribe/preflight"
+)
+
+// BenchmarkBatch500 runs 500 files through the clean scenario at concurrency
+// 32 on SQLite and reports the makespan against the ideal (Σ processing /
+// concurrency) and the API calls per file. The emulator clock runs at
+// 0.2x real durations (a 2.35 s transcript takes 0.47 s).
+//
+//	go test -run '^$' -bench Batch500 -benchtime 1x ./internal/batch/
+func BenchmarkBatch500(b *testing.B) {
+	const (
+		n, conc = 500, 32
+		scale   = 0.2
+	)
+	for b.Loop() {
+		b.StopTimer()
+		// Processing per transcript: start delay 0.3 s + base 2 s + 0.1 x 0.5 s
+		// of audio, scaled; jitter averages out.
+		perFile := time.Duration(float64(300*time.Millisecond+2*time.Second+50*time.Millisecond) * scale)
+		em := emulatortest.New(b, emulator.Config{Seed: 11, TimeScale: scale})
+		dir := b.TempDir()
+		writeWAVs(b, dir, n)
+		ctx := context.Background()
+		st, err := batch.Open(ctx, filepath.Join(b.TempDir(), "bench.db"), batch.OpenOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		inputs, _ := batch.ResolveInputs([]string{dir}, nil)
+		b.StartTimer()
+		start := time.Now()
+		if _, err := st.Enqueue(ctx, inputs); err != nil {
+			b.Fatal(err)
+		}
+		cfg := runConfig(b, em.URL, em.APIKey, scale, "")
+		cfg.Concurrency, cfg.UploadConcurrency = conc, 4
+		cfg.RequestsPerSecond = 500
+		// The first poll is timed from the expected processing time; tell
+		// it the emulator's (AssemblyAI's is longer, hence the default 3 s).
+		// The pre-flight duration lets transcribe time the first poll near
+		// the expected completion.
+		cfg.Transcribe.ProcessingBase = perFile * 21 / 20
+		cfg.Transcribe.ProcessingFactor = 0.0001
+		if cfg.Preflight, err = preflight.New(preflight.Config{DisableFFmpeg: true}); err != nil {
+			b.Fatal(err)
+		}
+		if os.Getenv("DURASCRIBE_BENCH_TRACE") != "" {
+			cfg.ProgressEvery = 500 * time.Millisecond
+			cfg.OnProgress = func(p batch.Progress) { b.Logf("%v %+v", time.Since(start).Round(time.Millisecond), p) }
+		}
+		sum, err := st.Run(ctx, cfg)
+		makespan := time.Since(start)
+		b.StopTimer()
+		if err != nil || sum.Done != n {
+			b.Fatalf("run: %v, %+v", err, sum)
+		}
+		stats := em.Emulator.Stats()
+		calls := 0
+		for _, byStatus := range stats.Requests {
+			for _, c := range byStatus {
+				calls += c
+			}
+		}
+		ideal := perFile * n / conc
+		b.ReportMetric(makespan.Seconds(), "makespan_s")
+		b.ReportMetric(ideal.Seconds(), "ideal_s")
+		b.ReportMetric(makespan.Seconds()/ideal.Seconds(), "x_ideal")
+		b.ReportMetric(float64(calls)/n, "calls/file")
+		b.ReportMetric(float64(stats.DuplicateTranscripts), "duplicates")
+		st.Close()
+		b.StartTimer()
+	}
+}
