@@ -126,19 +126,36 @@ func sumWhere(fam *dto.MetricFamily, want map[string]string) float64 {
 	return sum
 }
 
-// TestWorkerMetricsFlaky works a batch on the flaky emulator with
+// TestWorkerMetrics works a batch on the flaky and outage emulators with
 // --metrics-addr and scrapes /metrics while the worker runs.
-func TestWorkerMetricsFlaky(t *testing.T) {
+func TestWorkerMetrics(t *testing.T) {
 	t.Parallel()
-	const n = 6
+	// An outage from the emulator's start, 2 s long at this time scale, so
+	// that it is still on when the worker's first requests arrive however
+	// slowly it starts (the named "outage" begins 0.1 s in and may be over);
+	// ten uploads at once fail within the breaker's window and open it.
+	outage := filepath.Join(t.TempDir(), "outage.json")
+	if err := os.WriteFile(outage, []byte(`{"name": "outage", "outages": [{"start": 0, "end": 200}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, scenario := range []string{"flaky", outage} {
+		t.Run(strings.TrimSuffix(filepath.Base(scenario), ".json"), func(t *testing.T) {
+			t.Parallel()
+			testWorkerMetrics(t, scenario)
+		})
+	}
+}
+
+func testWorkerMetrics(t *testing.T, scenario string) {
+	const n = 10
 	dir, tmp := t.TempDir(), t.TempDir()
 	db := filepath.Join(tmp, "ds.db")
 	writeClips(t, dir, n)
 	if code, out, errOut := runArgs(t, "enqueue", dir, "--db", db); code != ExitOK {
 		t.Fatalf("enqueue: exit %d\n%s%s", code, out, errOut)
 	}
-	_, errOut, stop := startCmd(t, "worker", "--db", db, "--emulator=flaky", "--time-scale", "0.01",
-		"--metrics-addr", "127.0.0.1:0")
+	_, errOut, stop := startCmd(t, "worker", "--db", db, "--emulator="+scenario, "--time-scale", "0.01",
+		"--metrics-addr", "127.0.0.1:0", "--upload-concurrency", "10")
 	url := waitFor(t, errOut, regexp.MustCompile(`metrics: serving (http://\S+/metrics)`))
 
 	var fams map[string]*dto.MetricFamily
@@ -177,8 +194,23 @@ func TestWorkerMetricsFlaky(t *testing.T) {
 	if fams["durascribe_transcripts_in_flight"] == nil {
 		t.Error("no durascribe_transcripts_in_flight")
 	}
-	t.Logf("requests: %v, retries: %v, failures: %v", sumWhere(req, nil),
-		sumWhere(fams["durascribe_retries_total"], nil), sumWhere(fams["durascribe_attempt_failures_total"], nil))
+	t.Logf("requests: %v, retries: %v, failures: %v, breaker transitions: %v, 503s: %v", sumWhere(req, nil),
+		sumWhere(fams["durascribe_retries_total"], nil), sumWhere(fams["durascribe_attempt_failures_total"], nil),
+		sumWhere(fams["durascribe_breaker_transitions_total"], nil), sumWhere(req, map[string]string{"code": "503"}))
+	if scenario != "flaky" {
+		if v := sumWhere(req, map[string]string{"code": "503"}); v == 0 {
+			t.Error("no 503 counted during the outage")
+		}
+		if v := sumWhere(fams["durascribe_breaker_transitions_total"], map[string]string{"to": "open"}); v == 0 {
+			t.Error("the breaker never opened during the outage")
+		}
+		if v := sumWhere(fams["durascribe_attempt_failures_total"], map[string]string{"class": "retryable"}); v == 0 {
+			t.Error("no retryable failure counted during the outage")
+		}
+		if fams["durascribe_breaker_state"] == nil {
+			t.Error("no durascribe_breaker_state")
+		}
+	}
 	stop()
 }
 
