@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,9 +30,10 @@ func (c *Checker) ffmpegAnalyze(ctx context.Context, r *Report) error {
 }
 
 // ffmpegBatch analyses the files of rs in one ffmpeg process. -xerror stops
-// the whole run at the first damaged file, so a batch that fails is split in
-// halves and retried until each damaged file runs alone; every report ends up
-// as if its file had been checked by itself.
+// the whole run at the first damaged file, so a batch that fails is split
+// until each damaged file runs alone (the file ffmpeg could not open or found
+// no audio in at once, else by halves); every report ends up as if its file
+// had been checked by itself.
 func (c *Checker) ffmpegBatch(ctx context.Context, rs []*Report) error {
 	if len(rs) == 0 {
 		return nil
@@ -52,6 +54,14 @@ func (c *Checker) ffmpegBatch(ctx context.Context, rs []*Report) error {
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if k := run.culprit(); err == nil && k >= 0 {
+		// ffmpeg names this file's failure for sure: judge it alone and
+		// rerun the others together.
+		if err := c.ffmpegBatch(ctx, rs[k:k+1]); err != nil {
+			return err
+		}
+		return c.ffmpegBatch(ctx, slices.Concat(rs[:k], rs[k+1:]))
 	}
 	half := len(rs) / 2
 	if err := c.ffmpegBatch(ctx, rs[:half]); err != nil {
@@ -169,6 +179,9 @@ func (p *ffRun) line(line string) {
 			}
 			return
 		}
+		if strings.HasPrefix(line, " ") {
+			return // metadata of the description, never a complaint
+		}
 	}
 	if isErrLine(line) && len(p.errLines) < 3 && !strings.HasPrefix(line, "Conversion failed") {
 		p.errLines = append(p.errLines, cleanLine(line, p.in))
@@ -200,6 +213,18 @@ func (p *ffRun) complete(n int) bool {
 		}
 	}
 	return true
+}
+
+// culprit returns the input that certainly made a failed run fail, or -1:
+// ffmpeg opens inputs in order and stops at the first it cannot open, and an
+// input without audio makes the filter graph fail.
+func (p *ffRun) culprit() int {
+	for k, in := range p.inputs {
+		if !in.opened || !in.audio {
+			return k
+		}
+	}
+	return -1
 }
 
 // apply fills r from input k of the run, with the verdict rules of a
