@@ -45,7 +45,7 @@ func permanentOutcome(reason string) bool {
 func TestScenarios(t *testing.T) {
 	t.Parallel()
 	n := 200
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		n = 40
 	}
 	cases := []scenarioCase{

@@ -76,8 +76,8 @@ func crashChildRun(ctx context.Context) error {
 // it each time, and checks that every file ends done with no transcript paid
 // twice.
 func TestCrashRecovery(t *testing.T) {
-	if testing.Short() {
-		t.Skip("crash test runs ~1 min")
+	if testing.Short() || raceEnabled {
+		t.Skip("crash test runs ~1 min (and much longer under -race)")
 	}
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, dsn string) {
