@@ -73,7 +73,7 @@ func writeWAV(b *testing.B, path string, seconds int) int64 {
 }
 
 func benchEngine(b *testing.B, name string) *Checker {
-	cfg := Config{DisableFFmpeg: name == "go"}
+	cfg := Config{Engine: name}
 	c, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)

@@ -19,7 +19,7 @@ import (
 // far more than decoding a small file.
 const (
 	maxBatchFiles = 32
-	maxBatchBytes = 64 << 20
+	maxBatchBytes = 16 << 20
 )
 
 // ffmpegAnalyze decodes the first audio stream of the file r.Source once with

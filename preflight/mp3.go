@@ -233,8 +233,9 @@ func (c *Checker) analyzeMP3(ctx context.Context, r *Report, f *os.File) error {
 // decodeMP3 decodes the whole stream or the sample windows with go-mp3.
 func (c *Checker) decodeMP3(ctx context.Context, f io.ReaderAt, s mp3Scan, sampled bool) (levels, error) {
 	spf := int64(s.first.samples)
+	var bufs mp3Buffers // shared by the windows
 	if !sampled {
-		return decodeMP3Range(ctx, f, s.audioOff, s.audioEnd, 0, -1, s.first.channels)
+		return decodeMP3Range(ctx, &bufs, f, s.audioOff, s.audioEnd, 0, -1, s.first.channels)
 	}
 	var lv levels
 	for _, w := range c.tune.windowsFor(seconds(s.samples, s.first.rate)) {
@@ -247,7 +248,7 @@ func (c *Checker) decodeMP3(ctx context.Context, f io.ReaderAt, s mp3Scan, sampl
 		if w.length < 1e9 {
 			frames = int64(w.length*float64(s.first.rate))/spf + 1
 		}
-		wl, err := decodeMP3Range(ctx, f, off, s.audioEnd, skip, frames*spf, s.first.channels)
+		wl, err := decodeMP3Range(ctx, &bufs, f, off, s.audioEnd, skip, frames*spf, s.first.channels)
 		if err != nil {
 			return lv, err
 		}
@@ -256,18 +257,33 @@ func (c *Checker) decodeMP3(ctx context.Context, f io.ReaderAt, s mp3Scan, sampl
 	return lv, nil
 }
 
+// mp3Buffers are the buffers of decodeMP3Range, kept from one window to the
+// next. (go-mp3 itself allocates about 60 KB per frame decoded, which no
+// caller can avoid: most of the garbage of an MP3 check.)
+type mp3Buffers struct {
+	br  *bufio.Reader
+	pcm []byte
+	fl  []float32
+}
+
 // decodeMP3Range decodes frames from byte off, ignoring the first skip
 // samples per channel and stopping after n more (n < 0: to end).
-func decodeMP3Range(ctx context.Context, f io.ReaderAt, off, end, skip, n int64, channels int) (levels, error) {
+func decodeMP3Range(ctx context.Context, bufs *mp3Buffers, f io.ReaderAt, off, end, skip, n int64, channels int) (levels, error) {
 	var lv levels
+	sr := io.NewSectionReader(f, off, end-off)
+	if bufs.br == nil {
+		bufs.br = bufio.NewReaderSize(sr, readBufSize(end-off, 64<<10))
+		bufs.pcm = make([]byte, 4*1152*8) // go-mp3 always writes s16le stereo
+		bufs.fl = make([]float32, len(bufs.pcm)/2)
+	} else {
+		bufs.br.Reset(sr)
+	}
 	// hide Seek: go-mp3 scans the whole file for its length when it can seek
-	src := struct{ io.Reader }{bufio.NewReaderSize(io.NewSectionReader(f, off, end-off), readBufSize(end-off, 64<<10))}
-	d, err := mp3.NewDecoder(src)
+	d, err := mp3.NewDecoder(struct{ io.Reader }{bufs.br})
 	if err != nil {
 		return lv, err
 	}
-	buf := make([]byte, 4*1152*8) // go-mp3 always writes s16le stereo
-	fl := make([]float32, len(buf)/2)
+	buf, fl := bufs.pcm, bufs.fl
 	pos := int64(0) // samples per channel
 	ce := ctxEvery{ctx: ctx}
 	for n < 0 || pos < skip+n {

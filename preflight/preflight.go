@@ -335,7 +335,7 @@ func (c *Checker) Check(ctx context.Context, source string) (Report, error) {
 
 // CheckAll checks sources one after the other and returns their reports in
 // the same order, each the same as Check would give. Files that need ffmpeg
-// share ffmpeg processes (up to 32 files or 64 MB each), which makes a
+// share ffmpeg processes (up to 32 files or 16 MB each), which makes a
 // directory of small files many times faster to check than calling Check
 // per file. Run several CheckAll calls at once for parallelism.
 func (c *Checker) CheckAll(ctx context.Context, sources []string) ([]Report, error) {
