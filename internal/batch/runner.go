@@ -68,7 +68,8 @@ type RunConfig struct {
 	// Logger receives the runner's and River's logs. Defaults to discard.
 	Logger *slog.Logger
 	// OnFileEnd is called when a file ends (done or failed) in this process,
-	// with the output error if writing outputs failed. Defaults to nil.
+	// with the output error if writing outputs failed. It is called from the
+	// worker goroutines, concurrently. Defaults to nil.
 	OnFileEnd func(f *File, outputErr error)
 	// OnProgress is called every ProgressEvery with the counts. Defaults to
 	// nil.

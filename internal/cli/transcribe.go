@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -198,14 +199,16 @@ func (s *session) startEmulator(scenario string, scale float64) (key, baseURL st
 // run works the queue and turns the outcome into the command's error.
 func (s *session) run(ctx context.Context, st *streams, untilDone bool) error {
 	s.cfg.UntilDone = untilDone
+	// Workers report from their own goroutines.
+	out := &lockedWriter{w: st.Out}
 	s.cfg.OnFileEnd = func(f *batch.File, outErr error) {
 		switch {
 		case f.State == batch.StateFailed:
-			progressf(st.Out, "failed  %s: %s", f.Source, f.Reason)
+			progressf(out, "failed  %s: %s", f.Source, f.Reason)
 		case outErr != nil:
-			progressf(st.Out, "done    %s (output not written: %v)", f.Source, outErr)
+			progressf(out, "done    %s (output not written: %v)", f.Source, outErr)
 		default:
-			progressf(st.Out, "done    %s", f.Source)
+			progressf(out, "done    %s", f.Source)
 		}
 	}
 	s.cfg.OnProgress = func(p batch.Progress) {
@@ -214,10 +217,10 @@ func (s *session) run(ctx context.Context, st *streams, untilDone bool) error {
 		if p.Breaker != "" {
 			line += ", circuit breaker " + p.Breaker
 		}
-		progressf(st.Out, "%s", line)
+		progressf(out, "%s", line)
 	}
 	sum, err := s.store.Run(ctx, s.cfg)
-	printSummary(st.Out, sum)
+	printSummary(out, sum)
 	switch {
 	case errors.Is(err, batch.ErrStopRun):
 		return configErrorf(fmt.Errorf("%w\nFix: check the API key (ASSEMBLYAI_API_KEY or --api-key) and the account balance "+
@@ -232,6 +235,18 @@ func (s *session) run(ctx context.Context, st *streams, untilDone bool) error {
 			sum.Failed, sum.OutputErrors))}
 	}
 	return nil
+}
+
+// lockedWriter serialises writes from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func progressf(w io.Writer, format string, args ...any) {
