@@ -65,7 +65,7 @@ func TestDoSuccessAndPermanent(t *testing.T) {
 
 		attempts = nil
 		err := p.Do(t.Context(), failN(5, errBad, &starts), classifyTest)
-		if err != errBad {
+		if err != errBad { //nolint:errorlint // identity on purpose: a permanent error must come back unwrapped
 			t.Errorf("Do() = %v, want errBad unchanged", err)
 		}
 		if len(attempts) != 1 {
@@ -94,7 +94,7 @@ func TestDoBackoffAndExhaustion(t *testing.T) {
 		// Delays are U(0, min(3s, 1s·2^n)) at rnd 0.5: 0.5s, 1s, 1.5s, none.
 		want := []time.Duration{500 * time.Millisecond, time.Second, 1500 * time.Millisecond, 0}
 		for i, a := range attempts {
-			if a.Number != i+1 || a.Delay != want[i] || a.Err != errTransient {
+			if a.Number != i+1 || a.Delay != want[i] || a.Err != errTransient { //nolint:errorlint // identity on purpose: Attempt.Err is the attempt's own error, unwrapped
 				t.Errorf("attempt %d = %+v, want delay %v", i+1, a, want[i])
 			}
 			if i > 0 {
