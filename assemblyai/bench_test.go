@@ -63,7 +63,7 @@ func vmHWM(b *testing.B) int64 {
 	if err != nil {
 		b.Skipf("no /proc/self/status: %v", err)
 	}
-	defer f.Close()
+	defer f.Close() //nolint:errcheck // opened read-only
 	s := bufio.NewScanner(f)
 	for s.Scan() {
 		if rest, ok := strings.CutPrefix(s.Text(), "VmHWM:"); ok {

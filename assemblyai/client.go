@@ -301,7 +301,7 @@ func (c *Client) do(ctx context.Context, k call) ([]byte, error) {
 		return nil, fmt.Errorf("build %s %s request: %w", k.method, k.endpoint, err)
 	}
 	c.setHeaders(req, "application/json")
-	resp, err := c.hc.Do(req)
+	resp, err := c.hc.Do(req) //nolint:bodyclose // closed by the deferred drainClose just below, in every path
 	if err != nil {
 		return nil, c.transportError(ctx, reqCtx, k, sent.Load(), err)
 	}

@@ -18,12 +18,12 @@ func fakeAPI() *httptest.Server {
 		switch {
 		case r.URL.Path == "/v2/upload":
 			_, _ = io.Copy(io.Discard, r.Body)
-			fmt.Fprint(w, `{"upload_url":"https://cdn.assemblyai.com/upload/1d3a"}`)
+			_, _ = fmt.Fprint(w, `{"upload_url":"https://cdn.assemblyai.com/upload/1d3a"}`)
 		case r.URL.Path == "/v2/transcript" && r.Method == http.MethodPost:
-			fmt.Fprint(w, `{"id":"6e1b1c51-7c4e-4c39-9f5e-6a0f4b0a7a11","status":"queued","audio_url":"https://cdn.assemblyai.com/upload/1d3a"}`)
+			_, _ = fmt.Fprint(w, `{"id":"6e1b1c51-7c4e-4c39-9f5e-6a0f4b0a7a11","status":"queued","audio_url":"https://cdn.assemblyai.com/upload/1d3a"}`)
 		default:
 			w.WriteHeader(http.StatusTooManyRequests)
-			fmt.Fprint(w, `{"error":"Too Many Requests"}`)
+			_, _ = fmt.Fprint(w, `{"error":"Too Many Requests"}`)
 		}
 	}))
 }

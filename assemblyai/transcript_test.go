@@ -86,7 +86,9 @@ func TestTranscriptAudioDuration(t *testing.T) {
 			t.Errorf("%s: error %v", tt.in, err)
 			continue
 		}
-		if err == nil && !((tr.AudioDuration == nil && tt.want == nil) || (tr.AudioDuration != nil && tt.want != nil && *tr.AudioDuration == *tt.want)) {
+		same := (tr.AudioDuration == nil && tt.want == nil) ||
+			(tr.AudioDuration != nil && tt.want != nil && *tr.AudioDuration == *tt.want)
+		if err == nil && !same {
 			t.Errorf("%s: AudioDuration = %v", tt.in, tr.AudioDuration)
 		}
 		if err == nil && string(tr.Raw) != tt.in {

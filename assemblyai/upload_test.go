@@ -87,7 +87,7 @@ func TestUploadFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer f.Close() //nolint:errcheck // opened read-only
 	if _, err := c.UploadWithProgress(t.Context(), f, int64(len(data)), func(n int64) { last.Store(n) }); err != nil {
 		t.Fatal(err)
 	}
