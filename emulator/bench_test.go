@@ -28,7 +28,7 @@ func mustDo(b *testing.B, c *http.Client, method, url string, body io.Reader, v 
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer resp.Body.Close() //nolint:errcheck // response body, read only
 	if resp.StatusCode != 200 {
 		b.Fatalf("%s %s: %d", method, url, resp.StatusCode)
 	}

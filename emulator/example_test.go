@@ -18,7 +18,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	defer em.Close()
+	defer em.Close() //nolint:errcheck // Close always returns nil
 	srv := httptest.NewServer(em)
 	defer srv.Close()
 
@@ -29,7 +29,7 @@ func Example() {
 		if err != nil {
 			panic(err)
 		}
-		defer resp.Body.Close()
+		defer resp.Body.Close() //nolint:errcheck // response body, read only
 		_ = json.NewDecoder(resp.Body).Decode(v)
 	}
 	wav := makeWAV(2)

@@ -222,12 +222,12 @@ func writeTruncated(w *statusWriter, rec *recorder) {
 	if err != nil {
 		panic(http.ErrAbortHandler)
 	}
-	defer conn.Close()
+	defer conn.Close() //nolint:errcheck // the point is to cut the connection; nothing to report to
 	w.status = rec.code
 	body := rec.body.Bytes()
 	ct := rec.header.Get("Content-Type")
 	bw := bufio.NewWriter(conn)
-	fmt.Fprintf(bw, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
+	_, _ = fmt.Fprintf(bw, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
 		rec.code, http.StatusText(rec.code), ct, len(body))
 	_, _ = bw.Write(body[:len(body)/2])
 	_ = bw.Flush()

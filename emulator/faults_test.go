@@ -30,7 +30,7 @@ func send(c *http.Client, method, url string, body []byte) (*http.Response, []by
 	if err != nil {
 		return nil, nil, err
 	}
-	defer resp.Body.Close()
+	defer resp.Body.Close() //nolint:errcheck // response body, read only
 	b, err := io.ReadAll(resp.Body)
 	return resp, b, err
 }
@@ -218,7 +218,9 @@ func TestLookupScenario(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		em.Close()
+		if err := em.Close(); err != nil {
+			t.Errorf("%s: close: %v", name, err)
+		}
 	}
 	dir := t.TempDir()
 	yml := filepath.Join(dir, "mine.yaml")

@@ -60,7 +60,7 @@ func schema(t testing.TB, name string) *jsonschema.Schema {
 			schemaErr = err
 			return
 		}
-		defer f.Close()
+		defer f.Close() //nolint:errcheck // opened read-only
 		doc, err := jsonschema.UnmarshalJSON(f)
 		if err != nil {
 			schemaErr = err
@@ -138,7 +138,7 @@ func (vt *validatingTransport) RoundTrip(req *http.Request) (*http.Response, err
 		return resp, err
 	}
 	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	if err != nil {
 		return resp, nil
@@ -182,7 +182,7 @@ func doJSON(t testing.TB, c *http.Client, method, url, key string, body io.Reade
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
-	defer resp.Body.Close()
+	defer resp.Body.Close() //nolint:errcheck // response body, read only
 	if v != nil {
 		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 			t.Fatalf("%s %s: decode: %v", method, url, err)

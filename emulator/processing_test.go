@@ -157,7 +157,7 @@ func TestStatsGroundTruth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer resp.Body.Close() //nolint:errcheck // response body, read only
 	var b bytes.Buffer
 	_, _ = b.ReadFrom(resp.Body)
 	for _, want := range []string{`emulator_requests_total{route="create",status="200"} 3`, "emulator_duplicate_transcripts_total 1"} {
@@ -188,7 +188,7 @@ func TestUploadVariants(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != 200 {
 			t.Errorf("%s: status %d", name, resp.StatusCode)
 		}
@@ -201,7 +201,7 @@ func TestUploadVariants(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("list with body: %d", resp.StatusCode)
 	}

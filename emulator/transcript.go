@@ -131,7 +131,10 @@ func decodeParams(r io.Reader) (params, error) {
 	case errors.As(err, &te):
 		return p, fmt.Errorf("%s must be a %s", te.Field, jsonTypeName(te.Type.Kind().String()))
 	default:
-		return p, errors.New("Invalid JSON body")
+		// The text is the 400 body's "error" field, capitalised like the API's
+		// own messages, so it is not a Go-style error string.
+		return p, errors.New("Invalid JSON body") //nolint:staticcheck // ST1005: wire message
+
 	}
 }
 

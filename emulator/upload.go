@@ -188,7 +188,7 @@ func (s *Server) fetch(ctx context.Context, u string) (*media, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fetch audio: %w", err)
 	}
-	defer resp.Body.Close()
+	defer resp.Body.Close() //nolint:errcheck // response body, read only
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("fetch audio: status %d", resp.StatusCode)
 	}
