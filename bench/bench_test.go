@@ -23,7 +23,7 @@ import (
 func TestMain(m *testing.M) {
 	if slices.Contains(os.Args[1:], "--contender") {
 		if err := childMain(context.Background(), os.Args[1:], os.Stdout); err != nil {
-			os.Stderr.WriteString(err.Error() + "\n")
+			_, _ = os.Stderr.WriteString(err.Error() + "\n")
 			os.Exit(1)
 		}
 		os.Exit(0)

@@ -108,7 +108,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		o.WorkDir = dir
 		if !keep {
-			defer os.RemoveAll(dir)
+			defer os.RemoveAll(dir) //nolint:errcheck // best-effort removal of a temp dir
 		}
 	}
 	if slices.Contains(o.Contenders, contenderBatch) && o.Durascribe == "" {

@@ -69,12 +69,12 @@ func runScenario(ctx context.Context, o runOptions, scenario string) (Doc, error
 		IdealSeconds: round3(idealSeconds(cfg, files, o.Concurrency)),
 	}
 	for _, c := range o.Contenders {
-		fmt.Fprintf(o.Log, "bench: scenario %s: %s ...\n", sc.Name, c)
+		_, _ = fmt.Fprintf(o.Log, "bench: scenario %s: %s ...\n", sc.Name, c)
 		row, err := runContender(ctx, o, cfg, c, filepath.Join(dir, "corpus"), filepath.Join(dir, c))
 		if err != nil {
 			return Doc{}, fmt.Errorf("run %s in %s: %w", c, sc.Name, err)
 		}
-		fmt.Fprintf(o.Log, "bench: scenario %s: %s: %d/%d done in %.2fs\n", sc.Name, c, row.Completed, o.Files, row.MakespanSeconds)
+		_, _ = fmt.Fprintf(o.Log, "bench: scenario %s: %s: %d/%d done in %.2fs\n", sc.Name, c, row.Completed, o.Files, row.MakespanSeconds)
 		doc.Rows = append(doc.Rows, row)
 	}
 	return doc, nil
@@ -120,7 +120,7 @@ func runContender(ctx context.Context, o runOptions, cfg emulator.Config, conten
 	if err != nil {
 		return Row{}, err
 	}
-	defer em.Close()
+	defer em.Close() //nolint:errcheck // Close always returns nil
 	emStart := time.Now()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -128,7 +128,7 @@ func runContender(ctx context.Context, o runOptions, cfg emulator.Config, conten
 	}
 	srv := &http.Server{Handler: exactRetryAfter(em), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	defer srv.Close() //nolint:errcheck // teardown after the run: nothing left to report to
 	baseURL := "http://" + ln.Addr().String()
 
 	var cmd *exec.Cmd

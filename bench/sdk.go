@@ -87,7 +87,7 @@ func (c *sdkContender) once(ctx context.Context, path string) error {
 	if err != nil {
 		return fmt.Errorf("open input: %w", err)
 	}
-	defer f.Close()
+	defer f.Close() //nolint:errcheck // opened read-only
 	tr, err := c.client.Transcripts.SubmitFromReader(ctx, f, nil)
 	if err != nil {
 		return err
