@@ -84,7 +84,7 @@ func syncDir(dir string) error {
 	if err != nil {
 		return nil
 	}
-	defer d.Close()
+	defer d.Close() //nolint:errcheck // a directory opened read-only; Sync's error is the one that matters
 	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
 		return fmt.Errorf("sync directory: %w", err)
 	}

@@ -110,7 +110,7 @@ func unzip(t *testing.T, b []byte) map[string][]byte {
 			t.Fatal(err)
 		}
 		data, err := io.ReadAll(rc)
-		rc.Close()
+		_ = rc.Close()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -73,7 +73,7 @@ func cut(ctx context.Context, bin, source, ext string, seconds int) (name string
 	if err != nil {
 		return "", nil, fmt.Errorf("make temp dir: %w", err)
 	}
-	defer os.RemoveAll(dir)
+	defer os.RemoveAll(dir) //nolint:errcheck // best-effort removal of a temp dir
 	run := func(out string, codec ...string) error {
 		ctx, cancel := context.WithTimeout(ctx, ffmpegTimeout)
 		defer cancel()

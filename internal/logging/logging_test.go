@@ -17,7 +17,11 @@ func TestNewFormatsAndLevels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer closeFn()
+	defer func() {
+		if err := closeFn(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}()
 	log.Info("hidden")
 	log.Warn("shown", KeyAttempt, 2)
 	var m map[string]any
