@@ -50,8 +50,9 @@ func BenchmarkBatch500(b *testing.B) {
 		// it the emulator's (AssemblyAI's is longer, hence the default 3 s).
 		// The pre-flight duration lets transcribe time the first poll near
 		// the expected completion.
-		cfg.Transcribe.ProcessingBase = perFile * 21 / 20
-		cfg.Transcribe.ProcessingFactor = 0.0001
+		// The emulator's processing model, in API time (the run scales it).
+		cfg.Transcribe.ProcessingBase = 2300 * time.Millisecond
+		cfg.Transcribe.ProcessingFactor = 0.1
 		if cfg.Preflight, err = preflight.New(preflight.Config{DisableFFmpeg: true}); err != nil {
 			b.Fatal(err)
 		}

@@ -32,7 +32,7 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 	r := &Runner{
 		store:   s,
 		cfg:     cfg,
-		slots:   &slots{max: cfg.Concurrency},
+		slots:   newSlots(cfg.Concurrency, slotWaiters),
 		uploads: make(chan struct{}, cfg.UploadConcurrency),
 		logger:  cfg.Logger,
 		stopCh:  make(chan struct{}),
@@ -43,9 +43,16 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 		r.tcfg.Profile, _ = resilience.LookupProfile("default")
 	}
 	r.tcfg.Profile = scaleProfile(r.tcfg.Profile, cfg.TimeScale)
+	// The processing-time estimate is given in API time, like every other
+	// duration, and scaled here with them.
 	if r.tcfg.ProcessingBase == 0 {
-		r.tcfg.ProcessingBase = r.scale(3 * time.Second)
+		r.tcfg.ProcessingBase = 3 * time.Second
 	}
+	if r.tcfg.ProcessingFactor == 0 {
+		r.tcfg.ProcessingFactor = 0.15
+	}
+	r.tcfg.ProcessingBase = r.scale(r.tcfg.ProcessingBase)
+	r.tcfg.ProcessingFactor *= cfg.TimeScale
 	if r.tcfg.Budget == nil {
 		r.tcfg.Budget = resilience.NewBudget(resilience.BudgetConfig{})
 	}
@@ -64,7 +71,7 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 	client, err := s.queue.newClient(&river.Config{
 		Logger:               riverLogger(cfg.Logger),
 		Workers:              workers,
-		Queues:               map[string]river.QueueConfig{QueueName: {MaxWorkers: cfg.Concurrency + cfg.UploadConcurrency}},
+		Queues:               map[string]river.QueueConfig{QueueName: {MaxWorkers: cfg.Concurrency + cfg.UploadConcurrency + slotWaiters}},
 		RetryPolicy:          retryPolicy{backoff: cfg.Retry},
 		MaxAttempts:          jobMaxAttempts,
 		JobTimeout:           cfg.JobTimeout,
@@ -191,6 +198,7 @@ func (r *Runner) stopRun(err error) {
 }
 
 func (r *Runner) fileEnded(ctx context.Context, id int64, outputErr error) {
+	r.slots.notify()
 	select {
 	case r.ended <- struct{}{}:
 	default:

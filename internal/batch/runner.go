@@ -207,6 +207,16 @@ func (r *Runner) gateDelay(uploaded bool) time.Duration {
 	return max(time.Duration(rand.Float64()*spread), 2*time.Millisecond)
 }
 
+// slotWaiters is how many jobs may wait in-process for a transcript slot
+// (each holds a River worker while it waits; the queue has this many extra).
+const slotWaiters = 2
+
+// slotPatience is how long a job waits in-process for a slot before it
+// snoozes.
+func (r *Runner) slotPatience() time.Duration {
+	return max(r.scale(5*time.Second), 50*time.Millisecond)
+}
+
 // pollDelay adapts the transcribe poll cadence (already time-scaled through
 // the profile) to the rate cap: polls of all transcripts in flight may use at
 // most half of it.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/durascribe/durascribe/transcribe"
 )
@@ -14,10 +15,63 @@ import (
 // creates of this process that the store does not show yet. Across processes
 // the limit can be overshot by at most the creates racing each other, which
 // the API absorbs by queueing (throttled), never by failing.
+//
+// A few jobs (at most cap(waiters)) may wait in-process for a slot instead of
+// snoozing, so that a slot freed by this process is taken at once rather than
+// when some snoozed job next comes back: the handoff latency otherwise adds to
+// every transcript of a long batch.
 type slots struct {
 	max   int
 	mu    sync.Mutex
 	local int
+	// freed is closed and replaced whenever a slot may have been freed.
+	freed   chan struct{}
+	waiters chan struct{}
+}
+
+func newSlots(max, waiters int) *slots {
+	return &slots{max: max, freed: make(chan struct{}), waiters: make(chan struct{}, waiters)}
+}
+
+// notify wakes the jobs waiting for a slot.
+func (sl *slots) notify() {
+	sl.mu.Lock()
+	close(sl.freed)
+	sl.freed = make(chan struct{})
+	sl.mu.Unlock()
+}
+
+func (sl *slots) freedCh() <-chan struct{} {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	return sl.freed
+}
+
+// acquire takes a transcript slot, waiting up to patience for this process
+// to free one when the caller may wait; otherwise it only tries once.
+func (sl *slots) acquire(ctx context.Context, st *Store, patience time.Duration) (bool, error) {
+	select {
+	case sl.waiters <- struct{}{}:
+		defer func() { <-sl.waiters }()
+	default:
+		return sl.tryAcquire(ctx, st)
+	}
+	deadline := time.NewTimer(patience)
+	defer deadline.Stop()
+	for {
+		ch := sl.freedCh() // before trying, so that no wake-up is lost
+		ok, err := sl.tryAcquire(ctx, st)
+		if err != nil || ok {
+			return ok, err
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			return false, nil
+		case <-ctx.Done():
+			return false, context.Cause(ctx)
+		}
+	}
 }
 
 // stageCounts returns working files per stage.
@@ -61,6 +115,7 @@ func (sl *slots) release() {
 	sl.mu.Lock()
 	sl.local--
 	sl.mu.Unlock()
+	sl.notify()
 }
 
 // uploadAhead reports whether another file may be uploaded: uploads run ahead

@@ -73,7 +73,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) error
 	}()
 	needsTranscript := cp.TranscriptID == "" && cp.Stage != transcribe.StageDone
 	if needsTranscript && cp.Stage == transcribe.StageCreate {
-		ok, err := r.slots.tryAcquire(ctx, st)
+		ok, err := r.slots.acquire(ctx, st, r.slotPatience())
 		if err != nil {
 			return err
 		}
@@ -120,7 +120,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) error
 		}
 		// Just uploaded (or about to resubmit): only create if a slot is free.
 		if cp.Stage == transcribe.StageCreate && cp.IntentAt.IsZero() && cp.TranscriptID == "" && !holding {
-			ok, err := r.slots.tryAcquire(ctx, st)
+			ok, err := r.slots.acquire(ctx, st, r.slotPatience())
 			if err != nil {
 				return err
 			}

@@ -44,7 +44,10 @@ type workOptions struct {
 	Formats           []string
 	Force             bool
 	LogLevel          string
+	LogFormat         string
 	LogFile           string
+	ExpectBase        time.Duration
+	ExpectFactor      float64
 	MetricsAddr       string
 	AllowRemote       bool
 	KeepAttempts      time.Duration
@@ -69,7 +72,12 @@ func (o *workOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.Formats, "format", []string{"txt", "json"}, "output formats: txt, json, srt, vtt")
 	fs.BoolVar(&o.Force, "force", false, "overwrite existing outputs that differ")
 	fs.StringVar(&o.LogLevel, "log-level", "warn", "log level: debug, info, warn, error")
+	fs.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.LogFile, "log-file", "", "write logs to this file instead of stderr")
+	fs.DurationVar(&o.ExpectBase, "expect-processing-base", 0,
+		"estimated fixed part of AssemblyAI's processing time, which times the first poll (default 3s; the emulator's model with --emulator)")
+	fs.Float64Var(&o.ExpectFactor, "expect-processing-factor", 0,
+		"estimated processing time per second of audio (default 0.15; the emulator's model with --emulator)")
 	fs.StringVar(&o.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (loopback unless --allow-remote)")
 	fs.BoolVar(&o.AllowRemote, "allow-remote", false, "allow --metrics-addr on a non-loopback address")
 	fs.DurationVar(&o.KeepAttempts, "keep-attempts", 0,
@@ -116,7 +124,10 @@ func openSession(ctx context.Context, st *streams, o *workOptions) (_ *session, 
 	if err != nil {
 		return nil, usageErrorf(err)
 	}
-	logger, closeLog, err := logging.New(logging.Options{Level: o.LogLevel, File: o.LogFile}, st.ErrOut)
+	if o.ExpectBase < 0 || o.ExpectFactor < 0 {
+		return nil, usageErrorf(errors.New("--expect-processing-base and --expect-processing-factor must not be negative"))
+	}
+	logger, closeLog, err := logging.New(logging.Options{Format: o.LogFormat, Level: o.LogLevel, File: o.LogFile}, st.ErrOut)
 	if err != nil {
 		return nil, usageErrorf(err)
 	}
@@ -130,10 +141,20 @@ func openSession(ctx context.Context, st *streams, o *workOptions) (_ *session, 
 	if key == "" {
 		key = strings.TrimSpace(st.Getenv("ASSEMBLYAI_API_KEY"))
 	}
+	expectBase, expectFactor := o.ExpectBase, o.ExpectFactor
 	if o.Emulator != "" {
-		key, baseURL, err = s.startEmulator(o.Emulator, o.TimeScale)
+		var model emulator.Config
+		key, baseURL, model, err = s.startEmulator(o.Emulator, o.TimeScale)
 		if err != nil {
 			return nil, err
+		}
+		// The emulator's processing model is known exactly: time the first
+		// poll by it (in API time; the run scales it).
+		if expectBase == 0 {
+			expectBase = max(model.StartDelay, 0) + max(model.ProcessingBase, 0)
+		}
+		if expectFactor == 0 {
+			expectFactor = max(model.ProcessingFactor, 0)
 		}
 	}
 	if key == "" {
@@ -158,7 +179,10 @@ func openSession(ctx context.Context, st *streams, o *workOptions) (_ *session, 
 		return nil, err
 	}
 	s.cfg = batch.RunConfig{
-		Transcribe:        transcribe.Config{Client: client, Profile: prof, Logger: logger},
+		Transcribe: transcribe.Config{
+			Client: client, Profile: prof, Logger: logger,
+			ProcessingBase: expectBase, ProcessingFactor: expectFactor,
+		},
 		Preflight:         checker,
 		Output:            out,
 		Concurrency:       o.Concurrency,
@@ -173,27 +197,30 @@ func openSession(ctx context.Context, st *streams, o *workOptions) (_ *session, 
 }
 
 // startEmulator serves an emulator on a loopback port with a generated key.
-func (s *session) startEmulator(scenario string, scale float64) (key, baseURL string, err error) {
+// It returns the emulator's configuration with defaults applied (in
+// unscaled time), so that the caller can time polls by its processing model.
+func (s *session) startEmulator(scenario string, scale float64) (key, baseURL string, cfg emulator.Config, err error) {
 	sc, err := emulator.LookupScenario(scenario)
 	if err != nil {
-		return "", "", usageErrorf(err)
+		return "", "", cfg, usageErrorf(err)
 	}
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	key = hex.EncodeToString(b[:])
-	em, err := emulator.New(emulator.Config{APIKeys: []string{key}, Scenario: sc, TimeScale: scale, Logger: s.logger})
+	cfg = emulator.Config{APIKeys: []string{key}, Scenario: sc, TimeScale: scale, Logger: s.logger}
+	em, err := emulator.New(cfg)
 	if err != nil {
-		return "", "", configErrorf(fmt.Errorf("start emulator: %w", err))
+		return "", "", cfg, configErrorf(fmt.Errorf("start emulator: %w", err))
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		_ = em.Close()
-		return "", "", fmt.Errorf("start emulator: %w", err)
+		return "", "", cfg, fmt.Errorf("start emulator: %w", err)
 	}
 	srv := &http.Server{Handler: em, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	s.cleanups = append(s.cleanups, func() { _ = srv.Close(); _ = em.Close() })
-	return key, "http://" + ln.Addr().String(), nil
+	return key, "http://" + ln.Addr().String(), cfg.WithDefaults(), nil
 }
 
 // run works the queue and turns the outcome into the command's error.
