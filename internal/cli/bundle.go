@@ -66,7 +66,7 @@ func runBundle(ctx context.Context, opts *bundleOptions) error {
 	if err != nil {
 		return configErrorf(fmt.Errorf("open job store: %w", err))
 	}
-	defer st.Close()
+	defer st.Close() //nolint:errcheck // every write is already committed: a close error loses nothing
 	files, err := bundleFiles(ctx, st, opts)
 	if err != nil {
 		return err

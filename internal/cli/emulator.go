@@ -90,7 +90,7 @@ func runEmulator(ctx context.Context, opts *emulatorOptions) error {
 	if err != nil {
 		return usageErrorf(err)
 	}
-	defer em.Close()
+	defer em.Close() //nolint:errcheck // Close always returns nil
 	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", opts.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

@@ -22,7 +22,7 @@ func TestEmulatorServesAndStops(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, s, []string{"emulator", "--addr", "127.0.0.1:0", "--api-key", "k1", "--scenario", "flaky", "--seed", "3", "--time-scale", "0.01"})
-		outW.Close()
+		_ = outW.Close()
 	}()
 	line, err := bufio.NewReader(outR).ReadString('\n')
 	if err != nil {
@@ -41,7 +41,7 @@ func TestEmulatorServesAndStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	resp, err = client.Get(base + "/emulator/stats")
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +51,7 @@ func TestEmulatorServesAndStops(t *testing.T) {
 		Seed     int64  `json:"seed"`
 	}
 	_ = json.NewDecoder(resp.Body).Decode(&st)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if st.Scenario != "flaky" || st.Seed != 3 {
 		t.Errorf("stats scenario %q seed %d", st.Scenario, st.Seed)
 	}

@@ -52,7 +52,7 @@ func runEnqueue(ctx context.Context, st *streams, opts *enqueueOptions, params j
 	if err != nil {
 		return configErrorf(fmt.Errorf("open job store: %w", err))
 	}
-	defer store.Close()
+	defer store.Close() //nolint:errcheck // every write is already committed: a close error loses nothing
 	res, err := store.Enqueue(ctx, inputs)
 	if err != nil {
 		return err

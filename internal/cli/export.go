@@ -49,7 +49,7 @@ func runExport(ctx context.Context, opts *exportOptions, cfg batch.OutputConfig)
 	if err != nil {
 		return configErrorf(fmt.Errorf("open job store: %w", err))
 	}
-	defer st.Close()
+	defer st.Close() //nolint:errcheck // every write is already committed: a close error loses nothing
 	res, err := st.Export(ctx, cfg)
 	if err != nil {
 		return err

@@ -49,7 +49,7 @@ func runReport(ctx context.Context, opts *reportOptions) error {
 	if err != nil {
 		return configErrorf(fmt.Errorf("open job store: %w", err))
 	}
-	defer st.Close()
+	defer st.Close() //nolint:errcheck // every write is already committed: a close error loses nothing
 	in, err := reportInput(ctx, st)
 	if err != nil {
 		return err

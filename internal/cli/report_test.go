@@ -166,7 +166,7 @@ func TestReportAndBundle(t *testing.T) {
 				t.Fatal(err)
 			}
 			data, err := io.ReadAll(rc)
-			rc.Close()
+			_ = rc.Close()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -205,7 +205,7 @@ func TestReportAndBundle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer zr.Close()
+		defer zr.Close() //nolint:errcheck // opened read-only
 		n := 0
 		for _, f := range zr.File {
 			if strings.HasSuffix(f.Name, "/summary.txt") {

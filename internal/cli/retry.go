@@ -57,7 +57,7 @@ func runRetry(ctx context.Context, opts *retryOptions) error {
 	if err != nil {
 		return configErrorf(fmt.Errorf("open job store: %w", err))
 	}
-	defer st.Close()
+	defer st.Close() //nolint:errcheck // every write is already committed: a close error loses nothing
 	files, err := st.Requeue(ctx, batch.RetrySelector{Failed: opts.Failed || opts.All, Stuck: opts.All, IDs: opts.IDs})
 	if errors.Is(err, batch.ErrNotFound) {
 		return usageErrorf(err)

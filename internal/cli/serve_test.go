@@ -78,7 +78,7 @@ func httpGet(t *testing.T, url string) (int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer resp.Body.Close() //nolint:errcheck // response body, read only
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }

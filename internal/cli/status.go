@@ -52,7 +52,7 @@ func runStatus(ctx context.Context, opts *statusOptions) error {
 	if err != nil {
 		return configErrorf(fmt.Errorf("open job store: %w", err))
 	}
-	defer st.Close()
+	defer st.Close() //nolint:errcheck // every write is already committed: a close error loses nothing
 	counts, err := st.Counts(ctx)
 	if err != nil {
 		return err

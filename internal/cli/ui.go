@@ -70,12 +70,12 @@ func runUI(ctx context.Context, opts *uiOptions) error {
 	if err != nil {
 		return err
 	}
-	defer ln.Close()
+	defer ln.Close() //nolint:errcheck // already closed by stop() on the normal path; this covers early returns
 	store, err := batch.Open(ctx, opts.DB, batch.OpenOptions{Logger: logger})
 	if err != nil {
 		return configErrorf(fmt.Errorf("open job store: %w", err))
 	}
-	defer store.Close()
+	defer store.Close() //nolint:errcheck // every write is already committed: a close error loses nothing
 	h, err := ui.New(ui.Config{Store: store, Logger: logger,
 		ReportInput: func(ctx context.Context) (report.Input, error) { return reportInput(ctx, store) }})
 	if err != nil {
