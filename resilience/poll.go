@@ -6,15 +6,19 @@ import (
 )
 
 // PollDelay returns how long to wait before poll number poll (0 for the first)
-// of a job expected to take expected in total. It is a cadence, not a backoff:
+// of a job expected to take expected in total (0 means unknown). It is a
+// cadence, not a backoff:
 //
-//   - The first poll comes near the expected completion time: expected·U(0.9,
-//     1.1), but never sooner than PollInitial (expected 0 means unknown).
-//   - Later polls wait PollInitial·2^(poll−1) capped at PollMax, or PollMax at
-//     once when slow is set (the job is overdue), with up to 20% taken off
-//     at random so a batch of jobs does not poll in lockstep.
+//   - The first poll of a job of known duration comes just after its expected
+//     completion: expected·U(1.0, 1.1), so that most jobs are done when first
+//     asked and a clean job costs one poll. Never sooner than PollInitial/4;
+//     PollInitial when the duration is unknown.
+//   - Later polls (the job was not done yet) wait step·2^(poll−1), capped at
+//     PollMax, where step is a tenth of the expected duration (at least
+//     PollInitial/4) when known, else PollInitial; up to 20% is taken off at
+//     random so a batch of jobs does not poll in lockstep.
+//   - slow (queued, throttled or overdue) goes to PollMax at once.
 //
-// Every result lies in [0.8·PollInitial, max(PollMax, first-poll delay)].
 // rnd returns values in [0, 1); nil means math/rand/v2.
 func PollDelay(prof Profile, poll int, expected time.Duration, slow bool, rnd func() float64) time.Duration {
 	if rnd == nil {
@@ -25,12 +29,19 @@ func PollDelay(prof Profile, poll int, expected time.Duration, slow bool, rnd fu
 		initial = time.Second
 	}
 	most = max(most, initial)
+	floor := initial / 4
 	if poll <= 0 && !slow {
-		return max(initial, time.Duration(float64(expected)*(0.9+0.2*rnd())))
+		if expected <= 0 {
+			return initial
+		}
+		return max(floor, time.Duration(float64(expected)*(1+0.1*rnd())))
 	}
 	ceiling := most
 	if !slow {
 		ceiling = initial
+		if expected > 0 {
+			ceiling = max(floor, expected/10)
+		}
 		for i := 1; i < poll && ceiling < most; i++ {
 			ceiling *= 2
 		}

@@ -272,11 +272,16 @@ func (s *step) create(ctx context.Context) error {
 // firstPoll is the wait between creating a transcript and the first poll:
 // near the expected completion time when the audio duration is known.
 func (s *step) firstPoll() time.Duration {
-	var expected time.Duration
-	if s.cp.AudioDuration > 0 {
-		expected = s.t.cfg.ProcessingBase + time.Duration(s.t.cfg.ProcessingFactor*float64(s.cp.AudioDuration))
+	return resilience.PollDelay(s.t.cfg.Profile, 0, s.expected(), false, s.t.cfg.Rand)
+}
+
+// expected is the estimated processing time of the current transcript, or 0
+// when the audio duration is unknown.
+func (s *step) expected() time.Duration {
+	if s.cp.AudioDuration <= 0 {
+		return 0
 	}
-	return resilience.PollDelay(s.t.cfg.Profile, 0, expected, false, s.t.cfg.Rand)
+	return s.t.cfg.ProcessingBase + time.Duration(s.t.cfg.ProcessingFactor*float64(s.cp.AudioDuration))
 }
 
 // adopt records transcript id as the one to wait for.

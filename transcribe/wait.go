@@ -104,5 +104,5 @@ func (s *step) wait(ctx context.Context) (StepResult, error) {
 	if err := s.persist(ctx); err != nil {
 		return StepResult{}, err
 	}
-	return StepResult{PollAfter: resilience.PollDelay(s.t.cfg.Profile, s.cp.Polls, 0, slow, s.t.cfg.Rand)}, nil
+	return StepResult{PollAfter: resilience.PollDelay(s.t.cfg.Profile, s.cp.Polls, s.expected(), slow, s.t.cfg.Rand)}, nil
 }
