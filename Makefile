@@ -12,8 +12,12 @@ help: ## show this help
 build: ## build ./durascribe (CGO-free)
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o durascribe ./cmd/durascribe
 
-test: ## the full test suite with the race detector (set DURASCRIBE_TEST_PG_URL to include PostgreSQL)
+test: ## the full test suite: everything under -race, then the full-size batch end-to-end tests (PostgreSQL too when DURASCRIBE_TEST_PG_URL is set)
 	$(GO) test -race -timeout 20m $(PKGS)
+	@# The race detector makes the pure-Go SQLite 10-20x slower, so under -race
+	@# the batch scenarios shrink to 40 files and the kill -9 test is skipped;
+	@# here they run at full size (200 files, 20 SIGKILLs) without it.
+	$(GO) test -count=1 -timeout 20m -run 'TestScenarios|TestCrashRecovery|TestWorkersSharePostgres' ./internal/batch/
 
 test-short: ## quick tests without the race detector
 	$(GO) test -short $(PKGS)

@@ -50,13 +50,15 @@ func exitCode(ctx context.Context, err error) int {
 		ce *configError
 		fe *failedError
 	)
+	// An interrupted command exits 130 whatever the error it stopped with
+	// (a store migration cut short is not a configuration problem).
 	switch {
 	case errors.As(err, &ue):
 		return ExitUsage
-	case errors.As(err, &ce):
-		return ExitConfig
 	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
 		return ExitInterrupted
+	case errors.As(err, &ce):
+		return ExitConfig
 	case errors.As(err, &fe):
 		return ExitFailed
 	default:

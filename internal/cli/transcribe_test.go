@@ -175,13 +175,20 @@ func TestTranscribeInterruptedExits130(t *testing.T) {
 	dir, tmp := t.TempDir(), t.TempDir()
 	writeClips(t, dir, 3)
 	db := filepath.Join(tmp, "ds.db")
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errOut bytes.Buffer
-	s := &streams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut, Getenv: func(string) string { return "" }}
-	// At time scale 1 a transcript takes seconds: the run is mid-way.
-	code := run(ctx, s, []string{"transcribe", dir, "--db", db, "--emulator"})
-	if code != ExitInterrupted || !strings.Contains(errOut.String(), "re-run") {
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	s := &streams{In: strings.NewReader(""), Out: out, ErrOut: errOut, Getenv: func(string) string { return "" }}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, s, []string{"transcribe", dir, "--db", db, "--emulator"}) }()
+	// Interrupt once the files are queued: at time scale 1 a transcript takes
+	// seconds, so the run is mid-way.
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(out.String(), "queued") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != ExitInterrupted || !strings.Contains(errOut.String(), "re-run") {
 		t.Fatalf("exit %d, want %d\n%s", code, ExitInterrupted, errOut.String())
 	}
 }
