@@ -79,7 +79,7 @@ func BenchmarkBatch500(b *testing.B) {
 		b.ReportMetric(makespan.Seconds()/ideal.Seconds(), "x_ideal")
 		b.ReportMetric(float64(calls)/n, "calls/file")
 		b.ReportMetric(float64(stats.DuplicateTranscripts), "duplicates")
-		st.Close()
+		_ = st.Close()
 		b.StartTimer()
 	}
 }

@@ -81,7 +81,7 @@ func runScenario(t *testing.T, dsn string, tc scenarioCase, n int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	defer st.Close() //nolint:errcheck // test teardown
 	inputs, err := batch.ResolveInputs([]string{dir}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -46,7 +46,7 @@ func crashChildRun(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer st.Close() //nolint:errcheck // test teardown
 	inputs, err := batch.ResolveInputs([]string{os.Getenv(crashDirEnv)}, nil)
 	if err != nil {
 		return err
@@ -127,7 +127,7 @@ func TestCrashRecovery(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer st.Close()
+		defer st.Close() //nolint:errcheck // test teardown
 		all, _ := st.Files(ctx)
 		done2, _ := st.Files(ctx, batch.StateDone)
 		if len(all) != n || len(done2) != n {
@@ -166,7 +166,7 @@ func TestWorkersSharePostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	defer st.Close() //nolint:errcheck // test teardown
 	inputs, err := batch.ResolveInputs([]string{dir}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +203,7 @@ func TestWorkersSharePostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
+	defer conn.Close(ctx) //nolint:errcheck // test teardown
 	var clients int
 	if err := conn.QueryRow(ctx, `SELECT COUNT(DISTINCT c) FROM river_job, unnest(attempted_by) AS c`).Scan(&clients); err != nil {
 		t.Fatal(err)

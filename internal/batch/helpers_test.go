@@ -48,7 +48,7 @@ func pgSchemaDSN(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("connect %s: %v", pgURLEnv, err)
 	}
-	defer conn.Close(ctx)
+	defer conn.Close(ctx) //nolint:errcheck // test teardown
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	schema := fmt.Sprintf("t_%x", b)
@@ -59,7 +59,7 @@ func pgSchemaDSN(t testing.TB) string {
 		c, err := pgx.Connect(context.Background(), base)
 		if err == nil {
 			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
+			_ = c.Close(context.Background())
 		}
 	})
 	sep := "?"

@@ -148,7 +148,7 @@ func readList(name string, fn func(string) error) error {
 	if err != nil {
 		return fmt.Errorf("read list: %w", err)
 	}
-	defer f.Close()
+	defer f.Close() //nolint:errcheck // opened read-only
 	sc := bufio.NewScanner(f)
 	dir := filepath.Dir(name)
 	for sc.Scan() {

@@ -20,7 +20,7 @@ func BenchmarkPruneAttempts(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
+	defer st.Close() //nolint:errcheck // test teardown
 	old := time.Now().Add(-48 * time.Hour)
 	for i := range files + failedFiles {
 		state := "done"

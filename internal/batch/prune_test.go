@@ -25,7 +25,7 @@ func TestPruneAttempts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer st.Close()
+		defer st.Close() //nolint:errcheck // test teardown
 
 		var events atomic.Int64
 		runDir := func(sc emulator.Scenario, n int) {

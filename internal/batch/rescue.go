@@ -24,10 +24,10 @@ func (s *Store) claimSQLite(ctx context.Context) (release func(), rescued int64,
 		return release, 0, fmt.Errorf("open worker lock: %w", err)
 	}
 	if !tryLock(f) {
-		f.Close()
+		_ = f.Close() // never written: nothing to lose
 		return release, 0, nil
 	}
-	release = func() { f.Close() } // closing releases the lock
+	release = func() { _ = f.Close() } // closing releases the lock
 	res, err := s.db.ExecContext(ctx, `UPDATE river_job SET state = 'available'
 		WHERE state = 'running' AND kind = 'transcribe_file'`)
 	if err != nil {

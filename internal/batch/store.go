@@ -106,14 +106,14 @@ func Open(ctx context.Context, dsn string, opts OpenOptions) (*Store, error) {
 		}
 		db.SetMaxOpenConns(1)
 		if err := db.PingContext(ctx); err != nil {
-			db.Close()
+			_ = db.Close() // the ping's error is the one to report
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 		}
 		s.db, s.dialect, s.path = db, dialectSQLite, path
 		s.queue = &riverQueue[sqlTx]{driver: riversqlite.New(db)}
 	}
 	if err := s.migrate(ctx); err != nil {
-		s.Close()
+		_ = s.Close() // the migration's error is the one to report
 		return nil, err
 	}
 	return s, nil

@@ -22,7 +22,7 @@ func BenchmarkStoreOverheadPerFile(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
+	defer st.Close() //nolint:errcheck // test teardown
 	transcript := []byte(`{"id":"t","status":"completed","text":"hello world"}`)
 	i := 0
 	for b.Loop() {
