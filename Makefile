@@ -34,7 +34,7 @@ bench-compare: ## durascribe vs the official SDK (naive and retried) on the emul
 	$(GO) run ./bench --scenario all --files 50 --concurrency 10 --time-scale 0.05
 
 demo: build ## transcribe the sample corpus against the built-in emulator (no API key, no network)
-	@rm -f /tmp/durascribe-demo.db /tmp/durascribe-demo.db-wal /tmp/durascribe-demo.db-shm
+	@rm -rf /tmp/durascribe-demo /tmp/durascribe-demo.db /tmp/durascribe-demo.db-wal /tmp/durascribe-demo.db-shm
 	@./durascribe transcribe --emulator --db /tmp/durascribe-demo.db --out /tmp/durascribe-demo testdata/audio; \
 	code=$$?; if [ $$code -eq 1 ]; then \
 	  echo "demo: exit 1 is expected: the corpus holds deliberately bad files (empty, silent, truncated, not audio), each named above with its reason."; \
