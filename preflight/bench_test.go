@@ -55,7 +55,7 @@ func writeWAV(b *testing.B, path string, seconds int) int64 {
 	binary.LittleEndian.PutUint16(hdr[34:], 16)
 	copy(hdr[36:], "data")
 	binary.LittleEndian.PutUint32(hdr[40:], n)
-	w.Write(hdr)
+	_, _ = w.Write(hdr) // a bufio.Writer's error sticks: Flush reports it
 	var s [4]byte
 	seed := uint32(1)
 	for i := 0; i < seconds*rate; i++ {
@@ -63,12 +63,14 @@ func writeWAV(b *testing.B, path string, seconds int) int64 {
 		v := int16(8000*math.Sin(float64(i)*2*math.Pi*440/rate)) + int16(seed>>20) - 2048
 		binary.LittleEndian.PutUint16(s[0:], uint16(v))
 		binary.LittleEndian.PutUint16(s[2:], uint16(v))
-		w.Write(s[:])
+		_, _ = w.Write(s[:])
 	}
 	if err := w.Flush(); err != nil {
 		b.Fatal(err)
 	}
-	f.Close()
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
 	return int64(44 + n)
 }
 
@@ -133,7 +135,9 @@ func hourMP3(b *testing.B) string {
 		b.Fatal(err)
 	}
 	for i := 0; i < int(math.Ceil(3600/clipSeconds)); i++ {
-		f.Write(data)
+		if _, err := f.Write(data); err != nil {
+			b.Fatal(err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		b.Fatal(err)

@@ -22,13 +22,6 @@ const (
 	maxBatchBytes = 16 << 20
 )
 
-// ffmpegAnalyze decodes the first audio stream of the file r.Source once with
-// volumedetect, filling r from the stream description ffmpeg prints and from
-// the filter's counts.
-func (c *Checker) ffmpegAnalyze(ctx context.Context, r *Report) error {
-	return c.ffmpegBatch(ctx, []*Report{r})
-}
-
 // ffmpegBatch analyses the files of rs in one ffmpeg process. -xerror stops
 // the whole run at the first damaged file, so a batch that fails is split
 // until each damaged file runs alone (the file ffmpeg could not open or found

@@ -186,7 +186,7 @@ func TestFFRunParse(t *testing.T) {
 	run := &ffRun{inputs: make([]ffInput, 2), current: -1}
 	w := &lineWriter{fn: run.line}
 	for i := 0; i < len(log); i += 7 { // in pieces, as a pipe delivers it
-		w.Write([]byte(log[i:min(i+7, len(log))]))
+		_, _ = w.Write([]byte(log[i:min(i+7, len(log))]))
 	}
 	w.flush()
 	want := []ffInput{
@@ -210,8 +210,8 @@ func TestLineWriterBoundsLines(t *testing.T) {
 	t.Parallel()
 	var got []int
 	w := &lineWriter{fn: func(s string) { got = append(got, len(s)) }}
-	w.Write([]byte(strings.Repeat("x", 3*maxLine)))
-	w.Write([]byte("yy\nzzz"))
+	_, _ = w.Write([]byte(strings.Repeat("x", 3*maxLine)))
+	_, _ = w.Write([]byte("yy\nzzz"))
 	w.flush()
 	if !reflect.DeepEqual(got, []int{maxLine, 3}) {
 		t.Errorf("line lengths = %v, want [%d 3]", got, maxLine)

@@ -144,7 +144,7 @@ func scanMP3(ctx context.Context, f io.ReaderAt, size int64) (mp3Scan, error) {
 			if string(b[:3]) == "TAG" && size-pos <= 128+227 || string(b[:4]) == "APET" || string(b[:3]) == "ID3" && s.frames > 0 {
 				break // trailing ID3v1, APE or ID3v2 tag
 			}
-			br.Discard(1)
+			_, _ = br.Discard(1) // the Peek above buffered 4 bytes
 			pos++
 			s.junk++
 			if s.junk > 1<<20 && s.junk > (pos-s.junk)/10 {
@@ -176,7 +176,7 @@ func scanMP3(ctx context.Context, f io.ReaderAt, size int64) (mp3Scan, error) {
 		}
 		s.frames++
 		s.samples += int64(h.samples)
-		br.Discard(h.length)
+		_, _ = br.Discard(h.length) // the frame fits in the file (checked above); a read error recurs at the next Peek
 		pos += int64(h.length)
 		s.audioEnd = pos
 	}

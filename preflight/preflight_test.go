@@ -19,7 +19,7 @@ import (
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) {
 		if benchDirPath != "" {
-			os.RemoveAll(benchDirPath)
+			_ = os.RemoveAll(benchDirPath)
 		}
 	}))
 }
@@ -197,7 +197,9 @@ func TestPathProblems(t *testing.T) {
 	if err := f.Truncate(2_300_000_000); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 	small := filepath.Join(dir, "small.wav")
 	data, err := os.ReadFile(fixture("speech.wav"))
 	if err != nil {
@@ -291,7 +293,7 @@ func TestSampledWindows(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer f.Close()
+		defer f.Close() //nolint:errcheck // opened read-only
 		fi, _ := f.Stat()
 		lv, _, err := c.flacWindows(t.Context(), f, fi.Size(), 38.5)
 		if err != nil {

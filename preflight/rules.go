@@ -109,14 +109,14 @@ func (c *Checker) checkFiles(ctx context.Context, paths []string) ([]Report, err
 			continue
 		}
 		if engine == EngineFFmpeg || engine == EngineAuto && !goDecodes(family) {
-			f.Close()
+			_ = f.Close() // opened read-only
 			r.Engine = EngineFFmpeg
 			ff = append(ff, r)
 			continue
 		}
 		classified := len(r.Reasons)
 		err := c.nativeAnalyze(ctx, r, f, family, head)
-		f.Close()
+		_ = f.Close() // opened read-only
 		if err != nil {
 			return nil, err
 		}
@@ -195,14 +195,14 @@ func (c *Checker) open(r *Report) (f *os.File, family string, head []byte, ok bo
 	head = make([]byte, min(sniffLen, r.Size))
 	n, err := io.ReadFull(f, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		f.Close()
+		_ = f.Close() // opened read-only
 		r.add(CodeUnreadable, VerdictReject, "The file cannot be read (%s); copy it again from its source.", errText(err))
 		return nil, "", nil, false
 	}
 	head = head[:n]
 	family, ok = c.classify(r, r.Source, head)
 	if !ok {
-		f.Close()
+		_ = f.Close() // opened read-only
 		return nil, "", nil, false
 	}
 	return f, family, head, true

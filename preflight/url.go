@@ -31,7 +31,7 @@ func (c *Checker) checkURL(ctx context.Context, raw string) (Report, error) {
 	if err == nil && (resp.StatusCode == http.StatusMethodNotAllowed || resp.StatusCode == http.StatusNotImplemented ||
 		resp.StatusCode == http.StatusForbidden) {
 		// Some object stores refuse HEAD (or sign URLs for GET only).
-		resp.Body.Close()
+		_ = resp.Body.Close() // replaced by the GET's response
 		resp, err = c.request(ctx, http.MethodGet, raw)
 	}
 	if err != nil {
@@ -41,7 +41,7 @@ func (c *Checker) checkURL(ctx context.Context, raw string) (Report, error) {
 		r.add(CodeURLUnreachable, VerdictReject, "The URL cannot be reached (%s); check the address and that it is publicly accessible.", redactURLError(err))
 		return r, nil
 	}
-	defer resp.Body.Close()
+	defer resp.Body.Close() //nolint:errcheck // response body, read only
 	if resp.StatusCode >= 300 {
 		r.add(CodeURLUnreachable, VerdictReject, "The URL answers %s; AssemblyAI will not be able to download it, so check that the link is public and has not expired.",
 			resp.Status)

@@ -48,7 +48,7 @@ func parseWAV(f io.ReaderAt, size int64) (wavInfo, error) {
 		return w, errors.New("not a RIFF/WAVE file")
 	}
 	off := int64(12)
-	for i := 0; i < 1000 && off+8 <= size && !(w.haveFmt && w.haveData); i++ {
+	for i := 0; i < 1000 && off+8 <= size && (!w.haveFmt || !w.haveData); i++ {
 		var ch [8]byte
 		if _, err := f.ReadAt(ch[:], off); err != nil {
 			return w, errors.New("chunk header cut off")
