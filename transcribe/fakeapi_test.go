@@ -227,7 +227,7 @@ func dropConnection(w http.ResponseWriter) bool {
 	}
 	conn, _, err := hj.Hijack()
 	if err == nil {
-		conn.Close()
+		_ = conn.Close()
 	}
 	return true
 }

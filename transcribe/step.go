@@ -145,7 +145,7 @@ func (s *step) upload(ctx context.Context) error {
 	fi, err := os.Stat(s.cp.Source)
 	switch {
 	case err != nil:
-		return &StageError{Stage: StageUpload, Err: fmt.Errorf("%w: %v: check the path", ErrInput, err)}
+		return &StageError{Stage: StageUpload, Err: fmt.Errorf("%w: %w: check the path", ErrInput, err)}
 	case !fi.Mode().IsRegular():
 		return &StageError{Stage: StageUpload, Err: fmt.Errorf("%w: %s is not a regular file", ErrInput, s.cp.Source)}
 	case fi.Size() == 0:
@@ -156,9 +156,9 @@ func (s *step) upload(ctx context.Context) error {
 	}
 	f, err := os.Open(s.cp.Source)
 	if err != nil {
-		return &StageError{Stage: StageUpload, Err: fmt.Errorf("%w: %v", ErrInput, err)}
+		return &StageError{Stage: StageUpload, Err: fmt.Errorf("%w: %w", ErrInput, err)}
 	}
-	defer f.Close()
+	defer f.Close() //nolint:errcheck // opened read-only: a close error loses nothing
 
 	var (
 		url      string

@@ -25,7 +25,7 @@ func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	t.h.ServeHTTP(rec, r)
 	if r.Body != nil {
 		_, _ = io.Copy(io.Discard, r.Body)
-		r.Body.Close()
+		_ = r.Body.Close()
 	}
 	resp := rec.Result()
 	resp.Request = r

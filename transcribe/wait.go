@@ -34,7 +34,7 @@ func (s *step) reconcile(ctx context.Context) (*assemblyai.TranscriptListItem, e
 			oldest := false
 			for i := range list.Transcripts {
 				it := list.Transcripts[i]
-				if it.Created.Time.Before(since) {
+				if it.Created.Before(since) {
 					oldest = true
 					continue
 				}
