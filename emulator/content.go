@@ -216,6 +216,14 @@ func (c *content) utterancesJSON() json.RawMessage {
 
 // loadSidecars merges explicit sidecars with NAME.txt files beside audio
 // files NAME.EXT in dir.
+// LoadSidecars reads the fixtures of dir the way Config.SidecarDir does:
+// every NAME.txt beside an audio file NAME.EXT becomes the transcript text of
+// that audio. The map is keyed by the hex SHA-256 of the audio bytes, ready
+// for Config.Sidecars.
+func LoadSidecars(dir string) (map[string]string, error) {
+	return loadSidecars(nil, dir)
+}
+
 func loadSidecars(explicit map[string]string, dir string) (map[string]string, error) {
 	out := make(map[string]string, len(explicit))
 	for k, v := range explicit {

@@ -9,9 +9,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -51,6 +54,9 @@ type workOptions struct {
 	MetricsAddr       string
 	AllowRemote       bool
 	KeepAttempts      time.Duration
+	// sidecarDirs are folders of inputs whose NAME.txt files give the
+	// in-process emulator the text of NAME.EXT (the sample corpus has them).
+	sidecarDirs []string
 }
 
 func addDBFlag(fs *pflag.FlagSet, db *string) {
@@ -144,7 +150,7 @@ func openSession(ctx context.Context, st *streams, o *workOptions) (_ *session, 
 	expectBase, expectFactor := o.ExpectBase, o.ExpectFactor
 	if o.Emulator != "" {
 		var model emulator.Config
-		key, baseURL, model, err = s.startEmulator(o.Emulator, o.TimeScale)
+		key, baseURL, model, err = s.startEmulator(o.Emulator, o.TimeScale, o.sidecarDirs)
 		if err != nil {
 			return nil, err
 		}
@@ -199,7 +205,7 @@ func openSession(ctx context.Context, st *streams, o *workOptions) (_ *session, 
 // startEmulator serves an emulator on a loopback port with a generated key.
 // It returns the emulator's configuration with defaults applied (in
 // unscaled time), so that the caller can time polls by its processing model.
-func (s *session) startEmulator(scenario string, scale float64) (key, baseURL string, cfg emulator.Config, err error) {
+func (s *session) startEmulator(scenario string, scale float64, sidecarDirs []string) (key, baseURL string, cfg emulator.Config, err error) {
 	sc, err := emulator.LookupScenario(scenario)
 	if err != nil {
 		return "", "", cfg, usageErrorf(err)
@@ -207,7 +213,14 @@ func (s *session) startEmulator(scenario string, scale float64) (key, baseURL st
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	key = hex.EncodeToString(b[:])
-	cfg = emulator.Config{APIKeys: []string{key}, Scenario: sc, TimeScale: scale, Logger: s.logger}
+	cfg = emulator.Config{APIKeys: []string{key}, Scenario: sc, TimeScale: scale, Logger: s.logger, Sidecars: map[string]string{}}
+	for _, dir := range sidecarDirs {
+		m, err := emulator.LoadSidecars(dir)
+		if err != nil {
+			continue // sidecars only make the demo nicer; never fail a run for them
+		}
+		maps.Copy(cfg.Sidecars, m)
+	}
 	em, err := emulator.New(cfg)
 	if err != nil {
 		return "", "", cfg, configErrorf(fmt.Errorf("start emulator: %w", err))
@@ -383,6 +396,9 @@ func runTranscribe(ctx context.Context, st *streams, opts *transcribeOptions, pa
 	if err != nil {
 		return usageErrorf(err)
 	}
+	if opts.Emulator != "" {
+		opts.sidecarDirs = sidecarDirs(opts.Inputs)
+	}
 	s, err := openSession(ctx, st, &opts.workOptions)
 	if err != nil {
 		return err
@@ -394,4 +410,23 @@ func runTranscribe(ctx context.Context, st *streams, opts *transcribeOptions, pa
 	}
 	progressf(st.Out, "queued %d new files (%d already known) in %s", res.Added, res.Known, opts.DB)
 	return s.run(ctx, st, true)
+}
+
+// sidecarDirs returns the folders named as inputs, and those of files named
+// as inputs, without repeats.
+func sidecarDirs(args []string) []string {
+	var dirs []string
+	for _, a := range args {
+		fi, err := os.Stat(a)
+		switch {
+		case err != nil:
+			continue
+		case !fi.IsDir():
+			a = filepath.Dir(a)
+		}
+		if !slices.Contains(dirs, a) {
+			dirs = append(dirs, a)
+		}
+	}
+	return dirs
 }

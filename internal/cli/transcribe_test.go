@@ -192,3 +192,29 @@ func TestTranscribeInterruptedExits130(t *testing.T) {
 		t.Fatalf("exit %d, want %d\n%s", code, ExitInterrupted, errOut.String())
 	}
 }
+
+func TestEmulatorUsesSidecarTextOfInputs(t *testing.T) {
+	t.Parallel()
+	dir, tmp := t.TempDir(), t.TempDir()
+	audio, err := os.ReadFile(filepath.Join("..", "..", "testdata", "audio", "speech.wav"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const sentence = "Sidecar text travels with the audio."
+	if err := os.WriteFile(filepath.Join(dir, "talk.wav"), audio, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "talk.txt"), []byte(sentence), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(tmp, "out")
+	code, stdout, stderr := runArgs(t, "transcribe", filepath.Join(dir, "talk.wav"), "--emulator",
+		"--db", filepath.Join(tmp, "ds.db"), "--out", out, "--time-scale", "0.01")
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	got, err := os.ReadFile(filepath.Join(out, "talk.txt"))
+	if err != nil || !strings.Contains(string(got), sentence) {
+		t.Fatalf("talk.txt = %q (%v), want the sidecar sentence", got, err)
+	}
+}
