@@ -145,7 +145,7 @@ type RejectError struct {
 
 func (e *RejectError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "preflight %s rejected:", e.Report.Source)
+	fmt.Fprintf(&b, "%s rejected:", e.Report.Source)
 	first := true
 	for _, x := range e.Report.Reasons {
 		if x.Severity != VerdictReject {

@@ -53,9 +53,16 @@ func outageBatch(t *testing.T) (db, logFile string) {
 	if err := os.WriteFile(filepath.Join(in, "silent.wav"), silence, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// An outage from the emulator's start, 1 s long at this time scale, so
+	// that the files meet it however slowly the run starts (the named
+	// "outage" scenario begins 0.1 s in at this scale and may be over first).
+	outage := filepath.Join(dir, "outage.json")
+	if err := os.WriteFile(outage, []byte(`{"name": "outage", "outages": [{"start": 0, "end": 100}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	db, logFile = filepath.Join(dir, "jobs.db"), filepath.Join(dir, "log.txt")
 	code, out, errOut := runEnv(t, map[string]string{"ASSEMBLYAI_API_KEY": testKey}, "transcribe",
-		"--emulator=outage", "--time-scale", "0.01", "--db", db, "--out", filepath.Join(dir, "out"),
+		"--emulator="+outage, "--time-scale", "0.01", "--db", db, "--out", filepath.Join(dir, "out"),
 		"--log-level", "debug", "--log-file", logFile, in)
 	if code != ExitFailed {
 		t.Fatalf("transcribe exit %d, want %d (one silent file)\nstdout:\n%s\nstderr:\n%s", code, ExitFailed, out, errOut)
