@@ -65,6 +65,13 @@ type BreakerConfig struct {
 	// MinRequests is the number of recorded calls in Window below which the
 	// breaker never opens. Defaults to 10.
 	MinRequests int
+	// ConsecutiveFailures, when positive, also opens the breaker after this
+	// many failures recorded in a row (no success between them), whatever
+	// the window holds: a host that was healthy a moment ago has a window
+	// full of successes, and the failure rate alone would let dozens of
+	// requests reach it after it went down. Defaults to 0: only the failure
+	// rate opens the breaker.
+	ConsecutiveFailures int
 	// Window is the sliding window of the failure rate, kept in 10 slices
 	// that expire one by one. Defaults to 30s.
 	Window time.Duration
@@ -131,6 +138,9 @@ func (c BreakerConfig) Validate() error {
 	if c.MinRequests < 1 {
 		errs = append(errs, fmt.Errorf("min requests %d is below 1", c.MinRequests))
 	}
+	if c.ConsecutiveFailures < 0 {
+		errs = append(errs, fmt.Errorf("consecutive failures %d is negative", c.ConsecutiveFailures))
+	}
 	if c.Window < breakerSlots {
 		errs = append(errs, fmt.Errorf("window %v is too short", c.Window))
 	}
@@ -165,6 +175,7 @@ func NewBreakers(cfg BreakerConfig) *Breakers {
 	if cfg.MinRequests < 1 {
 		cfg.MinRequests = d.MinRequests
 	}
+	cfg.ConsecutiveFailures = max(cfg.ConsecutiveFailures, 0)
 	if cfg.Window < breakerSlots {
 		cfg.Window = d.Window
 	}
@@ -209,7 +220,8 @@ const breakerSlots = 10
 // Breaker is a circuit breaker for one host. In the closed state it counts
 // recorded successes and failures over a sliding window and opens when at
 // least MinRequests calls were recorded and the failure rate reaches the
-// threshold. Open, it rejects calls for a jittered delay, then half-opens and
+// threshold, or (when ConsecutiveFailures is set) after that many failures
+// in a row. Open, it rejects calls for a jittered delay, then half-opens and
 // grants exactly one probe permit: a success closes it (with a fresh window),
 // a failure reopens it with a new delay, and a release (a neutral outcome such
 // as a 4xx or a cancellation) hands the probe to the next caller.
@@ -230,6 +242,7 @@ type Breaker struct {
 	openedAt time.Time
 	delay    time.Duration // current open delay
 	probing  bool          // half-open: the probe permit is taken
+	streak   int           // closed: failures recorded since the last success
 	changed  chan struct{} // closed and replaced when a permit may have become available
 }
 
@@ -426,7 +439,10 @@ func (b *Breaker) record(p *Permit, success, neutral bool) {
 	default:
 		s := b.slot()
 		s.calls++
-		if !success {
+		b.streak++
+		if success {
+			b.streak = 0
+		} else {
 			s.failures++
 			ts = b.checkOpen(ts)
 		}
@@ -443,7 +459,9 @@ func (b *Breaker) checkOpen(ts []transition) []transition {
 		calls += s.calls
 		failures += s.failures
 	}
-	if calls >= b.cfg.MinRequests && float64(failures) >= b.cfg.FailureRateThreshold*float64(calls) {
+	rate := calls >= b.cfg.MinRequests && float64(failures) >= b.cfg.FailureRateThreshold*float64(calls)
+	streak := b.cfg.ConsecutiveFailures > 0 && b.streak >= b.cfg.ConsecutiveFailures
+	if rate || streak {
 		ts = b.setState(BreakerOpen, ts)
 	}
 	return ts
@@ -463,6 +481,7 @@ func (b *Breaker) setState(to BreakerState, ts []transition) []transition {
 	b.state = to
 	b.gen++
 	b.probing = false
+	b.streak = 0
 	switch to {
 	case BreakerOpen:
 		b.openedAt = b.cfg.Clock()

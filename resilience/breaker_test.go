@@ -96,6 +96,51 @@ func TestBreakerSuccessesDilute(t *testing.T) {
 	}
 }
 
+func TestBreakerOpensOnConsecutiveFailures(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	b := NewBreakers(BreakerConfig{
+		MinRequests: 10, Window: 30 * time.Second, OpenDelay: 20 * time.Second,
+		ConsecutiveFailures: 3, Clock: clock.Now,
+	}).For("api.example")
+	// A healthy host: its window is full of successes, so the failure rate
+	// alone would need 40 failures.
+	for range 40 {
+		call(t, b, true)
+	}
+	call(t, b, false)
+	call(t, b, false)
+	call(t, b, true) // a success breaks the streak
+	call(t, b, false)
+	call(t, b, false)
+	if s := b.State(); s != BreakerClosed {
+		t.Fatalf("State() = %v after two failures in a row, want closed", s)
+	}
+	call(t, b, false)
+	if s := b.State(); s != BreakerOpen {
+		t.Fatalf("State() = %v after three failures in a row, want open", s)
+	}
+	// Neutral outcomes neither count nor break a streak; a reopened and
+	// closed breaker starts a new one.
+	clock.Advance(time.Minute)
+	call(t, b, true) // the probe closes it
+	for range 2 {
+		call(t, b, false)
+		p, _ := b.Acquire()
+		p.Release()
+	}
+	if s := b.State(); s != BreakerClosed {
+		t.Fatalf("State() = %v after two failures and two releases, want closed", s)
+	}
+	call(t, b, false)
+	if s := b.State(); s != BreakerOpen {
+		t.Fatalf("State() = %v after the third failure around releases, want open", s)
+	}
+	if err := (BreakerConfig{ConsecutiveFailures: -1}).Validate(); err == nil {
+		t.Error("Validate() accepted ConsecutiveFailures -1")
+	}
+}
+
 func TestBreakerWindowSlides(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
