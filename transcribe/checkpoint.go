@@ -53,7 +53,8 @@ type Checkpoint struct {
 	CreatedAt    time.Time `json:"created_at,omitzero"`
 
 	// Resubmits counts new transcripts created for the same upload after a
-	// transcript ended with a transient error. Bounded by Config.MaxResubmits.
+	// transcript ended with a transient error. Beyond Config.MaxResubmits,
+	// each further resubmit waits for the caller's backoff.
 	Resubmits int `json:"resubmits,omitempty"`
 	// TranscriptIDs lists every transcript id this file has had, oldest first,
 	// for support requests.

@@ -56,8 +56,11 @@ type Config struct {
 	// OnEvent is called once per API attempt (after the attempt), for
 	// attempts logs and metrics. Defaults to nil.
 	OnEvent func(Event)
-	// MaxResubmits bounds how many new transcripts are created for one upload
-	// after transcripts that ended with a transient error. Defaults to 2.
+	// MaxResubmits bounds how many new transcripts are created at once for
+	// one upload after transcripts that ended with a transient error; further
+	// resubmits wait for the caller's backoff (Step returns an error that
+	// Decide maps to ActionRetryLater, with the checkpoint ready to
+	// resubmit). Defaults to 2.
 	MaxResubmits int
 	// MaxUpload422 bounds attempts of an upload answered 422 in one step.
 	// Defaults to 3.

@@ -291,18 +291,44 @@ func TestTransientTranscriptErrorIsResubmittedWithSameUpload(t *testing.T) {
 	}
 }
 
-func TestResubmitsAreBounded(t *testing.T) {
+func TestResubmitsBeyondTheBoundWaitForTheCallersBackoff(t *testing.T) {
 	t.Parallel()
 	api := newFakeAPI()
 	api.outcome = func(int) (string, string) { return "error", "Server error, developers have been alerted." }
-	h := newHarness(t, api, func(c *Config) { c.MaxResubmits = 2; c.GiveUpAfter = time.Millisecond })
-	_, _, err := h.tr.Resume(t.Context(), Checkpoint{Source: h.file}, assemblyai.TranscriptParams{}, nil)
-	if err == nil {
-		t.Fatal("want an error after the resubmits are used up")
+	h := newHarness(t, api, func(c *Config) { c.MaxResubmits = 2 })
+	cp := Checkpoint{Source: h.file}
+	step := func() (StepResult, error) {
+		t.Helper()
+		res, err := h.tr.Step(t.Context(), cp, assemblyai.TranscriptParams{}, nil)
+		cp = res.Checkpoint
+		return res, err
 	}
-	_, creates, _, _ := api.counts()
-	if creates < 3 {
-		t.Fatalf("creates=%d, want 1 + 2 resubmits", creates)
+	// Upload and create, then two transient errors resubmitted at once.
+	for i := range 3 {
+		if _, err := step(); err != nil {
+			t.Fatalf("step %d: %v", i+1, err)
+		}
+	}
+	if _, creates, _, _ := api.counts(); creates != 3 || cp.Resubmits != 2 {
+		t.Fatalf("creates=%d resubmits=%d after 3 steps, want 3 and 2", creates, cp.Resubmits)
+	}
+	// The third transient error is not resubmitted in this step: the caller
+	// is told to retry later, with the checkpoint ready to resubmit.
+	_, err := step()
+	var te *TranscriptError
+	if a, _ := Decide(err); a != ActionRetryLater || !errors.As(err, &te) {
+		t.Fatalf("step 4: Decide(%v) = %v, want retry-later with the transcript error", err, a)
+	}
+	if _, creates, _, _ := api.counts(); creates != 3 || cp.Stage != StageCreate || cp.TranscriptID != "" {
+		t.Fatalf("after step 4: creates=%d stage=%s id=%q, want 3, create, none", creates, cp.Stage, cp.TranscriptID)
+	}
+	// After the backoff, the next step resubmits the same upload.
+	if _, err := step(); err != nil {
+		t.Fatal(err)
+	}
+	uploads, creates, _, _ := api.counts()
+	if uploads != 1 || creates != 4 || len(cp.TranscriptIDs) != 4 {
+		t.Fatalf("uploads=%d creates=%d ids=%d, want 1, 4, 4", uploads, creates, len(cp.TranscriptIDs))
 	}
 }
 

@@ -86,17 +86,23 @@ func (s *step) wait(ctx context.Context) (StepResult, error) {
 	case assemblyai.StatusError:
 		terr := &TranscriptError{TranscriptID: tr.ID, Message: tr.Error}
 		s.cp.LastError, s.cp.LastErrorAt = terr.Error(), s.t.cfg.Clock().UTC()
-		if !terr.Transient() || s.cp.Resubmits >= s.t.cfg.MaxResubmits {
+		if !terr.Transient() {
 			err := &StageError{Stage: StageWait, Attempt: s.cp.Resubmits + 1, TranscriptID: tr.ID, Err: terr}
 			_ = s.save(context.WithoutCancel(ctx), s.cp)
 			return StepResult{}, err
 		}
-		// Transient: the same upload goes to another server.
+		// Transient: the same upload goes to another server, at once for the
+		// first MaxResubmits times, after the caller's backoff (Decide says
+		// retry later) from then on, so a sick backend is not fed resubmits in
+		// a tight loop and the file is still never given up early.
 		s.cp.Resubmits++
 		s.cp.TranscriptID = ""
 		s.cp.Stage = StageCreate
 		if err := s.persist(ctx); err != nil {
 			return StepResult{}, err
+		}
+		if s.cp.Resubmits > s.t.cfg.MaxResubmits {
+			return StepResult{}, &StageError{Stage: StageWait, Attempt: s.cp.Resubmits, TranscriptID: tr.ID, Err: terr}
 		}
 		return s.run(ctx)
 	}
