@@ -67,6 +67,7 @@ type riverClient interface {
 	QueueResume(ctx context.Context, name string, opts *river.QueuePauseOpts) error
 	QueueGet(ctx context.Context, name string) (*rivertype.Queue, error)
 	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
+	JobRetry(ctx context.Context, id int64) (*rivertype.JobRow, error)
 	ID() string
 }
 

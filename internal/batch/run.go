@@ -37,7 +37,10 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 		logger:  cfg.Logger,
 		stopCh:  make(chan struct{}),
 		ended:   make(chan struct{}, 1),
+		parked:  map[int64]struct{}{},
 	}
+	r.wakeCtx, r.cancelWake = context.WithCancel(context.WithoutCancel(ctx))
+	defer r.cancelWake()
 	r.tcfg = cfg.Transcribe
 	if r.tcfg.Profile.Name == "" {
 		r.tcfg.Profile, _ = resilience.LookupProfile("default")
@@ -179,7 +182,9 @@ func (r *Runner) stop(ctx context.Context) {
 	if r.resumeTimer != nil {
 		r.resumeTimer.Stop()
 	}
+	r.cancelWake()
 	r.breakerMu.Unlock()
+	r.wakes.Wait()
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.StopGrace+5*time.Second)
 	defer cancel()
 	if err := r.client.Stop(stopCtx); err != nil {
@@ -261,6 +266,10 @@ func (r *Runner) onBreaker(host string, from, to resilience.BreakerState) {
 		}
 		if err := r.client.QueueResume(ctx, QueueName, nil); err != nil {
 			r.logger.Warn("resume queue", slog.Any("error", err))
+		}
+		if from != resilience.BreakerClosed {
+			r.closedAt.Store(time.Now().UnixNano())
+			r.wakeParkedLocked(host)
 		}
 	}
 }

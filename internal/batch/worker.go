@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/durascribe/durascribe/assemblyai"
 	"github.com/durascribe/durascribe/resilience"
@@ -30,9 +31,24 @@ type worker struct {
 func (w *worker) Timeout(*river.Job[TranscribeArgs]) time.Duration { return w.r.cfg.JobTimeout }
 
 // Work advances one file by one step.
-func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) error {
+func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err error) {
 	r := w.r
 	st := r.store
+	// A run that ends in River's retry schedule (an API failure or a store
+	// error) is parked, so that an open breaker's close wakes it; if the
+	// breaker closed while it ran, that wake-up may have missed it, and it
+	// goes again at once instead.
+	r.unpark(job.ID)
+	began := time.Now().UnixNano()
+	defer func() {
+		switch {
+		case !retried(err):
+		case r.closedAt.Load() > began:
+			err = river.JobSnooze(0)
+		default:
+			r.park(job.ID)
+		}
+	}()
 	f, err := st.File(ctx, job.Args.FileID)
 	if errors.Is(err, ErrNotFound) {
 		return river.JobCancel(err)
@@ -141,7 +157,17 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) error
 	if errors.Is(err, errNoSlot) {
 		return river.JobSnooze(r.gateDelay(true))
 	}
-	return r.handleError(ctx, f, err)
+	return r.handleError(ctx, job.ID, f, err)
+}
+
+// retried reports whether River puts a job that returned err in its retry
+// schedule: any error but a snooze or a cancel.
+func retried(err error) bool {
+	var (
+		se *rivertype.JobSnoozeError
+		ce *rivertype.JobCancelError
+	)
+	return err != nil && !errors.As(err, &se) && !errors.As(err, &ce)
 }
 
 // preflightFunc adapts the checker for transcribe and keeps each report with
@@ -189,7 +215,7 @@ func (r *Runner) complete(ctx context.Context, f *File, res transcribe.StepResul
 
 // handleError turns a Step error into what River should do, per
 // transcribe.Decide.
-func (r *Runner) handleError(ctx context.Context, f *File, err error) error {
+func (r *Runner) handleError(ctx context.Context, jobID int64, f *File, err error) error {
 	action, after := transcribe.Decide(err)
 	switch action {
 	case transcribe.ActionFail:
@@ -204,12 +230,15 @@ func (r *Runner) handleError(ctx context.Context, f *File, err error) error {
 	_ = r.store.setLastError(context.WithoutCancel(ctx), f.ID, err.Error(), r.now())
 	var boe *resilience.BreakerOpenError
 	if errors.As(err, &boe) && boe.RetryIn > 0 {
+		// Back when the breaker half-opens, or at once when it closes.
+		r.park(jobID)
 		return river.JobSnooze(boe.RetryIn)
 	}
 	if after > 0 {
 		return river.JobSnooze(after)
 	}
-	// River reschedules with the batch retry policy (30–60 s, growing).
+	// River reschedules with the batch retry policy (30–60 s, growing),
+	// or at once when an open breaker closes again (Work parks it).
 	return err
 }
 

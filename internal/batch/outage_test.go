@@ -1,0 +1,99 @@
+package batch_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/durascribe/durascribe/emulator"
+	"github.com/durascribe/durascribe/emulator/emulatortest"
+	"github.com/durascribe/durascribe/internal/batch"
+	"github.com/durascribe/durascribe/resilience"
+)
+
+// TestOutageRecovery runs a batch through a 45 s outage (API time) and
+// checks the two promises of the breaker: while the API is down, only the
+// failures that trip it and one probe per open interval reach it; when the
+// probe succeeds, every file waiting out the outage goes again at once, not
+// when its durable retry delay (here at least 5 minutes) ends.
+func TestOutageRecovery(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, dsn string) {
+		const (
+			scale = 0.02
+			n     = 25
+		)
+		outage := emulator.Outage{Start: emulator.Duration(10 * time.Second), End: emulator.Duration(55 * time.Second)}
+		sc := emulator.Scenario{Name: "outage-test", Outages: []emulator.Outage{outage}}
+		started := time.Now()
+		em := emulatortest.New(t, emulator.Config{Scenario: sc, Seed: 3, TimeScale: scale})
+		outageEnd := time.Now().Add(time.Duration(float64(outage.End.D()) * scale))
+		dir := t.TempDir()
+		writeWAVs(t, dir, n)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		st, err := batch.Open(ctx, dsn, batch.OpenOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close() //nolint:errcheck // test teardown
+		inputs, err := batch.ResolveInputs([]string{dir}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Enqueue(ctx, inputs); err != nil {
+			t.Fatal(err)
+		}
+		cfg := runConfig(t, em.URL, em.APIKey, scale, t.TempDir())
+		cfg.Concurrency, cfg.UploadConcurrency = 5, 2
+		// The rate cap is not time-scaled: lift it, or the poll cadence it
+		// imposes (10 transcripts at 25 polls/s) would dwarf scaled time.
+		cfg.RequestsPerSecond = 5000
+		// No in-process retries, so that the failures that trip the breaker
+		// put their files in the durable retry schedule, with a delay far
+		// longer than the outage (30 min): only the wake-up on close can
+		// finish them in time.
+		cfg.Transcribe.Profile, _ = resilience.LookupProfile("realtime")
+		cfg.Transcribe.Profile.Backoff.MaxAttempts = 1
+		retry := time.Duration(float64(30*time.Minute) * scale)
+		cfg.Retry = resilience.Backoff{Base: retry, Cap: retry, MinDelay: retry}
+		sum, err := st.Run(ctx, cfg)
+		if err != nil {
+			t.Fatalf("run: %v (summary %+v)", err, sum)
+		}
+		finished := time.Now()
+		if sum.Done != n {
+			t.Fatalf("summary %+v: want all %d files done", sum, n)
+		}
+		stats := em.Emulator.Stats()
+		if stats.DuplicateTranscripts != 0 {
+			t.Errorf("duplicate transcripts = %d, want 0", stats.DuplicateTranscripts)
+		}
+		if stats.RequestsDuringOutage == 0 {
+			t.Fatalf("no request met the outage: the batch finished before it (%v after start)", finished.Sub(started))
+		}
+
+		// While down: 5 failures in a row trip the breaker, then at most one
+		// probe per open interval (15 s ± 25 %: at most 4 in 45 s), plus the
+		// requests already on their way when the 5th failure came back (at
+		// most one per other River worker, 8; 0–2 seen, 5 under -race). The
+		// failure rate alone lets 17–20 through here: the window is full of
+		// successes when the outage starts.
+		const trip, probes, slack = 5, 4, 6
+		if got := stats.RequestsDuringOutage; got > trip+probes+slack {
+			t.Errorf("requests during the outage = %d, want at most %d (trip %d + probes %d + slack %d)",
+				got, trip+probes+slack, trip, probes, slack)
+		}
+		// After: the next probe comes within one open interval (≤ 18.75 s),
+		// then the remaining files take a few rounds of transcripts (~12 s
+		// each at this time scale, ~50 s under -race on a busy machine: the
+		// store's overheads are not scaled); the durable retry delay must
+		// play no part.
+		after := time.Duration(float64(finished.Sub(outageEnd)) / scale)
+		if bound := 10 * time.Minute; after > bound {
+			t.Errorf("last file done %v (API time) after the outage ended, want at most %v", after.Round(time.Second), bound)
+		}
+		t.Logf("requests during the outage %d; all done %v (API time) after it ended",
+			stats.RequestsDuringOutage, after.Round(100*time.Millisecond))
+	})
+}
