@@ -231,6 +231,34 @@ func (t *Transcriber) Step(ctx context.Context, cp Checkpoint, params assemblyai
 	return res, err
 }
 
+// Upload runs only the upload stage of cp: the pre-flight check (when
+// configured) and the upload with in-process retries, saving the Checkpoint
+// with its upload_url, and stops before the create. A machine that holds the
+// files can so hand a store of uploaded checkpoints to workers that never see
+// them. A checkpoint already past the upload stage is returned unchanged; a
+// URL source needs no upload (its URL becomes the upload_url). Errors are
+// those of Step; Decide says what to do with them.
+func (t *Transcriber) Upload(ctx context.Context, cp Checkpoint, save SaveFunc) (Checkpoint, error) {
+	if save == nil {
+		save = func(context.Context, Checkpoint) error { return nil }
+	}
+	if cp.Source == "" {
+		return cp, errors.New("transcribe: checkpoint has no source")
+	}
+	if cp.Stage == "" {
+		cp.Stage = StageUpload
+	}
+	if cp.Stage != StageUpload {
+		return cp, nil
+	}
+	s := &step{t: t, cp: cp, save: save}
+	if err := s.upload(ctx); err != nil {
+		s.recordError(ctx, err)
+		return s.cp, err
+	}
+	return s.cp, nil
+}
+
 // sleep waits for d or until ctx is done.
 func sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {

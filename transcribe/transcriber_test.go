@@ -138,6 +138,58 @@ func TestTranscribeHappyPath(t *testing.T) {
 	}
 }
 
+func TestUploadStopsBeforeCreateAndResumeUsesItsURL(t *testing.T) {
+	t.Parallel()
+	api := newFakeAPI()
+	api.onUpload = func(n int, w http.ResponseWriter) bool {
+		if n == 1 {
+			writeJSON(w, 503, map[string]string{"error": "busy"})
+			return true
+		}
+		return false
+	}
+	h := newHarness(t, api)
+	var saved []Checkpoint
+	save := func(_ context.Context, cp Checkpoint) error {
+		saved = append(saved, cp)
+		return nil
+	}
+	cp, err := h.tr.Upload(t.Context(), Checkpoint{Source: h.file}, save)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uploads, creates, gets, _ := api.counts()
+	if uploads != 2 || creates != 0 || gets != 0 {
+		t.Fatalf("uploads=%d creates=%d gets=%d, want 2 (one retried in-process), 0, 0", uploads, creates, gets)
+	}
+	if cp.Stage != StageCreate || cp.UploadURL == "" || cp.UploadedAt.IsZero() || !cp.IntentAt.IsZero() {
+		t.Fatalf("checkpoint after Upload = %+v, want stage create with an upload_url and no intent", cp)
+	}
+	if len(saved) == 0 || saved[len(saved)-1].UploadURL != cp.UploadURL {
+		t.Fatalf("the upload_url was not saved: %+v", saved)
+	}
+	// Uploading again is a no-op; the rest runs without the file.
+	if again, err := h.tr.Upload(t.Context(), cp, save); err != nil || again.UploadURL != cp.UploadURL {
+		t.Fatalf("second Upload = %+v, %v; want the same checkpoint", again, err)
+	}
+	if err := os.Remove(h.file); err != nil {
+		t.Fatal(err)
+	}
+	tr, _, err := h.tr.Resume(t.Context(), cp, assemblyai.TranscriptParams{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uploads, creates, _, _ = api.counts()
+	if tr.Status != assemblyai.StatusCompleted || uploads != 2 || creates != 1 {
+		t.Fatalf("status %s, uploads=%d creates=%d; want completed, 2 and 1", tr.Status, uploads, creates)
+	}
+	// A file that cannot be uploaded fails with an input error, saved.
+	bad, err := h.tr.Upload(t.Context(), Checkpoint{Source: h.file}, save)
+	if action, _ := Decide(err); action != ActionFail || bad.LastError == "" {
+		t.Fatalf("Upload of a missing file = %v (action %v, last error %q), want a permanent failure", err, action, bad.LastError)
+	}
+}
+
 func TestUploadRetriedAfter422ReplaysBodyFromStart(t *testing.T) {
 	t.Parallel()
 	api := newFakeAPI()
