@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/durascribe/durascribe/assemblyai"
+	"github.com/durascribe/durascribe/preflight"
 	"github.com/durascribe/durascribe/resilience"
 	"github.com/durascribe/durascribe/transcribe"
 )
@@ -124,7 +125,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 		r.onEvent(context.WithoutCancel(ctx), f.ID, ev)
 	}
 	if r.cfg.Preflight != nil {
-		tcfg.Preflight = r.preflightFunc(f.ID)
+		tcfg.Preflight = st.preflightFunc(r.cfg.Preflight, f.ID)
 	}
 	t, err := transcribe.New(tcfg)
 	if err != nil {
@@ -172,14 +173,14 @@ func retried(err error) bool {
 
 // preflightFunc adapts the checker for transcribe and keeps each report with
 // its file.
-func (r *Runner) preflightFunc(id int64) func(context.Context, string) (time.Duration, error) {
+func (s *Store) preflightFunc(c *preflight.Checker, id int64) func(context.Context, string) (time.Duration, error) {
 	return func(ctx context.Context, src string) (time.Duration, error) {
-		rep, err := r.cfg.Preflight.Check(ctx, src)
+		rep, err := c.Check(ctx, src)
 		if err != nil {
 			return 0, err
 		}
 		if b, err := json.Marshal(rep); err == nil {
-			if err := r.store.setPreflight(context.WithoutCancel(ctx), id, b); err != nil {
+			if err := s.setPreflight(context.WithoutCancel(ctx), id, b); err != nil {
 				return 0, err
 			}
 		}
