@@ -49,7 +49,9 @@ type RunConfig struct {
 	UploadConcurrency int
 	// RequestsPerSecond caps API requests of this process. Defaults to 50
 	// (15,000 per 5 minutes: 75 % of the API's 20,000, leaving room for other
-	// clients of the account).
+	// clients of the account) per second of API time, that is 50/TimeScale
+	// per real second, so that a time-scaled run keeps the proportions of a
+	// real one. A value set here is per real second.
 	RequestsPerSecond float64
 	// Retry is River's schedule after an attempt whose in-process retries
 	// were exhausted. Defaults to the "batch" profile's backoff (delays in
@@ -98,7 +100,7 @@ func (c RunConfig) WithDefaults() RunConfig {
 		c.UploadConcurrency = 2
 	}
 	if c.RequestsPerSecond == 0 {
-		c.RequestsPerSecond = 50
+		c.RequestsPerSecond = 50 / c.TimeScale
 	}
 	if c.Retry.Base == 0 {
 		p, _ := resilience.LookupProfile("batch")
