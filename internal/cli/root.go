@@ -21,6 +21,20 @@ type streams struct {
 	ErrOut io.Writer
 	// Getenv reads the environment. Defaults to os.Getenv.
 	Getenv func(string) string
+	// terminal reports whether a stream is a terminal (progress bar rather
+	// than plain lines). Defaults to isTerminal; tests force it.
+	terminal func(io.Writer) bool
+}
+
+// isTerminal reports whether w is a terminal that can draw a progress bar.
+func (s *streams) isTerminal(w io.Writer) bool {
+	if s.Getenv != nil && s.Getenv("TERM") == "dumb" {
+		return false
+	}
+	if s.terminal != nil {
+		return s.terminal(w)
+	}
+	return isTerminal(w)
 }
 
 // Main runs the durascribe command line with args (without the program name)

@@ -54,6 +54,7 @@ type workOptions struct {
 	MetricsAddr       string
 	AllowRemote       bool
 	KeepAttempts      time.Duration
+	NoProgress        bool
 	// sidecarDirs are folders of inputs whose NAME.txt files give the
 	// in-process emulator the text of NAME.EXT (the sample corpus has them).
 	sidecarDirs []string
@@ -88,6 +89,7 @@ func (o *workOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.AllowRemote, "allow-remote", false, "allow --metrics-addr on a non-loopback address")
 	fs.DurationVar(&o.KeepAttempts, "keep-attempts", 0,
 		"prune the attempts log of files done more than this long ago, e.g. 168h (failed files keep theirs; 0 keeps all)")
+	fs.BoolVar(&o.NoProgress, "no-progress", false, "print timestamped lines even on a terminal (no progress bar)")
 }
 
 // session is what a working command needs: a store, a run config and the
@@ -97,6 +99,10 @@ type session struct {
 	cfg      batch.RunConfig
 	logger   *slog.Logger
 	cleanups []func()
+	// logOut is the logger's stream when it logs to stderr (not --log-file),
+	// so that the bar can take its lines while it is drawn.
+	logOut     *swapWriter
+	noProgress bool
 }
 
 func (s *session) close() {
@@ -133,11 +139,15 @@ func openSession(ctx context.Context, st *streams, o *workOptions) (_ *session, 
 	if o.ExpectBase < 0 || o.ExpectFactor < 0 {
 		return nil, usageErrorf(errors.New("--expect-processing-base and --expect-processing-factor must not be negative"))
 	}
-	logger, closeLog, err := logging.New(logging.Options{Format: o.LogFormat, Level: o.LogLevel, File: o.LogFile}, st.ErrOut)
+	logOut := &swapWriter{orig: st.ErrOut}
+	logger, closeLog, err := logging.New(logging.Options{Format: o.LogFormat, Level: o.LogLevel, File: o.LogFile}, logOut)
 	if err != nil {
 		return nil, usageErrorf(err)
 	}
-	s := &session{logger: logger, cleanups: []func(){func() { _ = closeLog() }}}
+	s := &session{logger: logger, cleanups: []func(){func() { _ = closeLog() }}, noProgress: o.NoProgress}
+	if o.LogFile == "" {
+		s.logOut = logOut
+	}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -236,31 +246,30 @@ func (s *session) startEmulator(scenario string, scale float64, sidecarDirs []st
 	return key, "http://" + ln.Addr().String(), cfg.WithDefaults(), nil
 }
 
-// run works the queue and turns the outcome into the command's error.
+// run works the queue and turns the outcome into the command's error. On a
+// terminal (unless --no-progress) it draws a progress bar, else it prints
+// timestamped lines; the summary table comes last either way.
 func (s *session) run(ctx context.Context, st *streams, untilDone bool) error {
 	s.cfg.UntilDone = untilDone
-	// Workers report from their own goroutines.
-	out := &lockedWriter{w: st.Out}
-	s.cfg.OnFileEnd = func(f *batch.File, outErr error) {
-		switch {
-		case f.State == batch.StateFailed:
-			progressf(out, "failed  %s: %s", f.Source, f.Reason)
-		case outErr != nil:
-			progressf(out, "done    %s (output not written: %v)", f.Source, outErr)
-		default:
-			progressf(out, "done    %s", f.Source)
+	view := newPlainView(st.Out)
+	barLogs := false
+	if !s.noProgress && st.isTerminal(st.Out) {
+		view = newBarView(st.Out, 100, s.cfg.WithDefaults().Breaker.OpenDelay)
+		// The first frame, and the ETA's baseline, from the store as it is
+		// before the run (the run's first snapshot comes a tick later).
+		if counts, err := s.store.Counts(ctx); err == nil {
+			view.update(progressOfCounts(counts))
+		}
+		if barLogs = s.logOut != nil && st.isTerminal(st.ErrOut); barLogs {
+			s.logOut.swap(view.lines)
 		}
 	}
-	s.cfg.OnProgress = func(p batch.Progress) {
-		line := fmt.Sprintf("progress %d/%d done, %d failed, %d in flight, %d queued",
-			p.Done, p.Total(), p.Failed, p.Working, p.Pending)
-		if p.Breaker != "" {
-			line += ", circuit breaker " + p.Breaker
-		}
-		progressf(out, "%s", line)
-	}
+	view.hookRun(&s.cfg)
 	sum, err := s.store.Run(ctx, s.cfg)
-	printSummary(out, sum)
+	if barLogs {
+		s.logOut.swap(nil) // before the bar ends: lines written after it would be lost
+	}
+	view.finish(sum, err)
 	switch {
 	case errors.Is(err, batch.ErrStopRun):
 		return configErrorf(fmt.Errorf("%w\nFix: check the API key (ASSEMBLYAI_API_KEY or --api-key) and the account balance "+
