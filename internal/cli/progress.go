@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -57,6 +58,7 @@ type progressView struct {
 	retrying map[string]bool
 	breaker  resilience.BreakerState
 	openedAt time.Time
+	stopping bool // interrupted: running attempts are saving their state
 }
 
 // newPlainView returns a view that prints timestamped lines to out.
@@ -146,6 +148,23 @@ func (v *progressView) breakerChanged(_ string, _, to resilience.BreakerState) {
 	v.breaker = to
 }
 
+// watchInterrupt, when ctx ends, shows "stopping" instead of the ETA (the
+// graceful stop takes seconds) and returns to the first column: the terminal
+// echoes ^C where the cursor is, and the bar's next redraw (cursor up, erase)
+// would start two columns in and wrap. It returns a stop function, to call
+// when the run has returned.
+func (v *progressView) watchInterrupt(ctx context.Context) (stop func() bool) {
+	if v.bar == nil {
+		return func() bool { return false }
+	}
+	return context.AfterFunc(ctx, func() {
+		v.mu.Lock()
+		v.stopping = true
+		v.mu.Unlock()
+		_, _ = v.p.Write([]byte("\r"))
+	})
+}
+
 // finish ends the bar (complete when the run ended with every file done or
 // failed, left as it was otherwise) and prints the summary table after it.
 func (v *progressView) finish(sum batch.Summary, runErr error) {
@@ -222,6 +241,8 @@ func (v *progressView) etaDecor(decor.Statistics) string {
 	ended := v.last.Done + v.last.Failed - v.ended0
 	left := v.last.Pending + v.last.Working
 	switch {
+	case v.stopping:
+		return "stopping, saving state"
 	case !v.seen:
 		return "ETA --"
 	case left == 0:

@@ -85,8 +85,11 @@ func TestTranscribeProgressBarInterrupted(t *testing.T) {
 	if code != ExitInterrupted || !strings.Contains(stderr, "re-run") {
 		t.Fatalf("exit %d, want %d\n%q\n%s", code, ExitInterrupted, stdout, stderr)
 	}
-	if !strings.Contains(stdout, "/3 files") || !strings.Contains(stdout, "total           3") {
-		t.Errorf("want the bar and the summary table:\n%q", stdout)
+	// "\r": back to the first column after the terminal echoed ^C.
+	for _, want := range []string{"/3 files", "stopping, saving state", "\r", "total           3"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%q", want, stdout)
+		}
 	}
 }
 

@@ -265,7 +265,9 @@ func (s *session) run(ctx context.Context, st *streams, untilDone bool) error {
 		}
 	}
 	view.hookRun(&s.cfg)
+	stopWatch := view.watchInterrupt(ctx)
 	sum, err := s.store.Run(ctx, s.cfg)
+	stopWatch()
 	if barLogs {
 		s.logOut.swap(nil) // before the bar ends: lines written after it would be lost
 	}
