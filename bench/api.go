@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/durascribe/durascribe/assemblyai"
+	"github.com/durascribe/durascribe/preflight"
 	"github.com/durascribe/durascribe/resilience"
 	"github.com/durascribe/durascribe/transcribe"
 )
@@ -17,8 +18,14 @@ import (
 // needs more than a scaled 0.6 s to answer an upload.
 const minRequestTimeout = 5 * time.Second
 
-// newAPIContender returns durascribe-api: one transcribe.Transcriber with the
-// "default" profile, every duration scaled, shared by the pool's goroutines.
+// newAPIContender returns durascribe-api: one transcribe.Transcriber shared
+// by the pool's goroutines, configured as a user of the package would
+// configure it against this API: the "default" profile, pre-flight through
+// a preflight.Checker (which also gives the audio duration that times the
+// first poll), the expected processing time of the API (the emulator's
+// model, as `durascribe transcribe --emulator` uses it), and a breaker that
+// also trips on 5 consecutive failures, like the batch's. Every duration
+// is scaled by the time scale, as the batch scales its own.
 func newAPIContender(o childOptions, key assemblyai.APIKey) (contenderFunc, error) {
 	ts := o.TimeScale
 	hc := &http.Client{
@@ -44,16 +51,34 @@ func newAPIContender(o childOptions, key assemblyai.APIKey) (contenderFunc, erro
 	if err != nil {
 		return nil, err
 	}
+	checker, err := preflight.New(preflight.Config{})
+	if err != nil {
+		return nil, err
+	}
+	base, factor := o.ExpectBase, o.ExpectFactor
+	if base <= 0 {
+		base = 3 * time.Second
+	}
+	if factor <= 0 {
+		factor = 0.15
+	}
 	t, err := transcribe.New(transcribe.Config{
-		Client:      client,
-		Profile:     scaleProfile(prof, ts),
-		Budget:      resilience.NewBudget(scaleBudget(resilience.BudgetConfig{}.WithDefaults(), ts)),
-		Breakers:    resilience.NewBreakers(scaleBreaker(resilience.BreakerConfig{}.WithDefaults(), ts)),
-		GiveUpAfter: scaled(time.Hour, ts),
-		// Used only when a Preflight reports the audio duration (not here),
-		// but scaled anyway so that the contender stays fair if one is added.
-		ProcessingBase:   scaled(3*time.Second, ts),
-		ProcessingFactor: 0.15 * ts,
+		Client:  client,
+		Profile: scaleProfile(prof, ts),
+		Budget:  resilience.NewBudget(scaleBudget(resilience.BudgetConfig{}.WithDefaults(), ts)),
+		Breakers: resilience.NewBreakers(scaleBreaker(resilience.BreakerConfig{
+			ConsecutiveFailures: apiConsecutiveFailures,
+		}.WithDefaults(), ts)),
+		Preflight: func(ctx context.Context, src string) (time.Duration, error) {
+			rep, err := checker.Check(ctx, src)
+			if err != nil {
+				return 0, err
+			}
+			return rep.Duration, rep.Err()
+		},
+		ProcessingBase:   scaled(base, ts),
+		ProcessingFactor: factor * ts,
+		GiveUpAfter:      scaled(time.Hour, ts),
 	})
 	if err != nil {
 		return nil, err
@@ -97,6 +122,10 @@ func scaleBudget(c resilience.BudgetConfig, ts float64) resilience.BudgetConfig 
 	}
 	return c
 }
+
+// apiConsecutiveFailures trips durascribe-api's breaker after this many
+// failures in a row, as the batch's default does (batch.RunConfig.Breaker).
+const apiConsecutiveFailures = 5
 
 // scaleBreaker scales the breaker's window and open delay.
 func scaleBreaker(c resilience.BreakerConfig, ts float64) resilience.BreakerConfig {

@@ -23,15 +23,19 @@ func buildDurascribe(ctx context.Context, dir string) (string, error) {
 	return bin, nil
 }
 
-// batchCommand runs `durascribe transcribe` on the corpus against baseURL.
-func batchCommand(ctx context.Context, o runOptions, baseURL, corpus, work string) *exec.Cmd {
+// batchCommand runs `durascribe transcribe` on the corpus against baseURL,
+// telling it the expected processing time m in API time (the command scales
+// it by --time-scale, like every other duration).
+func batchCommand(ctx context.Context, o runOptions, m expectModel, baseURL, corpus, work string) *exec.Cmd {
 	args := []string{"transcribe",
 		"--db", filepath.Join(work, "durascribe.db"),
 		"--out", filepath.Join(work, "out"),
 		"--base-url", baseURL,
 		"--time-scale", strconv.FormatFloat(o.TimeScale, 'g', -1, 64),
 		"--concurrency", strconv.Itoa(o.Concurrency),
-		"--upload-concurrency", strconv.Itoa(o.Concurrency)}
+		"--upload-concurrency", strconv.Itoa(o.Concurrency),
+		"--expect-processing-base", m.Base.String(),
+		"--expect-processing-factor", strconv.FormatFloat(m.Factor, 'g', -1, 64)}
 	args = append(append(args, o.BatchFlags...), corpus)
 	return exec.CommandContext(ctx, o.Durascribe, args...)
 }

@@ -192,3 +192,60 @@ func TestRecoveryAfter(t *testing.T) {
 		}
 	}
 }
+
+func TestInOrderSeconds(t *testing.T) {
+	t.Parallel()
+	secs := func(ns ...int) []corpusFile {
+		var fs []corpusFile
+		for _, n := range ns {
+			fs = append(fs, corpusFile{Duration: time.Duration(n) * time.Second})
+		}
+		return fs
+	}
+	tests := []struct {
+		name  string
+		cfg   emulator.Config
+		files []corpusFile
+		conc  int
+		want  float64
+	}{
+		// 3.3 s and 5.3 s of server time: one slot runs both.
+		{"one slot", emulator.Config{}, secs(10, 30), 1, 8.6},
+		// The long file alone sets the makespan, not the even spread (4.3 s).
+		{"tail of a long file", emulator.Config{}, secs(10, 30), 2, 5.3},
+		// The third file takes the slot freed first: 3.3 + 3.3.
+		{"next file to the first free slot", emulator.Config{}, secs(10, 30, 10), 2, 6.6},
+		{"account limit hides start delays", emulator.Config{Scenario: emulator.Scenario{Concurrency: 1}}, secs(10, 30), 2, 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := inOrderSeconds(tt.cfg, tt.files, tt.conc); math.Abs(got-tt.want) > 1e-9 {
+				t.Errorf("inOrderSeconds = %v, want %v", got, tt.want)
+			}
+			if ideal := idealSeconds(tt.cfg, tt.files, tt.conc); ideal > inOrderSeconds(tt.cfg, tt.files, tt.conc)+1e-9 {
+				t.Errorf("ideal %v exceeds the in-order bound", ideal)
+			}
+		})
+	}
+}
+
+func TestNoteOutageSplitsTripFromProbes(t *testing.T) {
+	t.Parallel()
+	s := func(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+	cfg := emulator.Config{TimeScale: 1, Scenario: emulator.Scenario{
+		Outages: []emulator.Outage{{Start: emulator.Duration(10 * time.Second), End: emulator.Duration(55 * time.Second)}},
+	}}
+	// The breaker interval is 15 s: [10, 25) is the first, [25, 55) two more.
+	arr := &arrivals{at: []time.Duration{s(9), s(10.5), s(11), s(12), s(30), s(50), s(56)}}
+	row := Row{RequestsDuringOutage: 5}
+	samples := []sample{{at: s(54), inFlight: 10}, {at: s(58), inFlight: 2}, {at: s(60), inFlight: 10}}
+	noteOutage(&row, cfg, samples, arr, 10, 50)
+	want := "1.7 requests per breaker interval (15s) of the outage; 3 in its first interval, then 2 in the 2 intervals after it (1.0 per interval); full throughput 5.0 scaled s after the outage ended"
+	if row.note != want {
+		t.Errorf("note = %q\nwant   %q", row.note, want)
+	}
+	if row.recoveredScaled != 5 {
+		t.Errorf("recoveredScaled = %v, want 5", row.recoveredScaled)
+	}
+}

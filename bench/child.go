@@ -28,6 +28,11 @@ type childOptions struct {
 	Concurrency int
 	TimeScale   float64
 	Timeout     time.Duration
+	// ExpectBase and ExpectFactor are the emulator's mean processing model
+	// in API time (unscaled): what a durascribe user would give as the
+	// expected processing time, which times the first poll.
+	ExpectBase   time.Duration
+	ExpectFactor float64
 }
 
 // fileOutcome is what happened to one input file in a contender run.
@@ -64,6 +69,8 @@ func childMain(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&o.Concurrency, "concurrency", 10, "files in flight")
 	fs.Float64Var(&o.TimeScale, "time-scale", 1, "time scale of every delay")
 	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "hard timeout")
+	fs.DurationVar(&o.ExpectBase, "expect-processing-base", 0, "expected processing time, fixed part (API time)")
+	fs.Float64Var(&o.ExpectFactor, "expect-processing-factor", 0, "expected processing time per second of audio")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

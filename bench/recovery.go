@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"net/http"
+	"sync"
 	"time"
 
 	"github.com/durascribe/durascribe/emulator"
@@ -52,4 +54,37 @@ func recoveryAfter(samples []sample, end time.Duration, conc, files int) (time.D
 		}
 	}
 	return 0, false
+}
+
+// arrivals records when requests reached the bench's server, relative to
+// the emulator's start, so that requests into an outage can be told apart
+// by when they came (the breaker's trip, then its probes).
+type arrivals struct {
+	start time.Time
+	mu    sync.Mutex
+	at    []time.Duration
+}
+
+// wrap returns h recording each request's arrival first.
+func (a *arrivals) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d := time.Since(a.start)
+		a.mu.Lock()
+		a.at = append(a.at, d)
+		a.mu.Unlock()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// in counts the arrivals in [from, to).
+func (a *arrivals) in(from, to time.Duration) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for _, d := range a.at {
+		if d >= from && d < to {
+			n++
+		}
+	}
+	return n
 }

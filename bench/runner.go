@@ -67,6 +67,7 @@ func runScenario(ctx context.Context, o runOptions, scenario string) (Doc, error
 		Concurrency:  o.Concurrency,
 		TimeScale:    o.TimeScale,
 		IdealSeconds: round3(idealSeconds(cfg, files, o.Concurrency)),
+		inOrder:      round3(inOrderSeconds(cfg, files, o.Concurrency)),
 	}
 	for _, c := range o.Contenders {
 		_, _ = fmt.Fprintf(o.Log, "bench: scenario %s: %s ...\n", sc.Name, c)
@@ -86,18 +87,39 @@ func runScenario(ctx context.Context, o runOptions, scenario string) (Doc, error
 // start delays then hidden behind processing), plus every outage window
 // the work overlaps.
 func idealSeconds(cfg emulator.Config, files []corpusFile, conc int) float64 {
+	return boundSeconds(cfg, files, conc, false)
+}
+
+// inOrderSeconds is the makespan of a perfect client that, like every
+// contender, starts the files in input order, each as soon as a slot is
+// free: the same server times as idealSeconds, list-scheduled instead of
+// spread evenly, so that it includes the tail of the last long files that
+// no client taking files in order avoids.
+func inOrderSeconds(cfg emulator.Config, files []corpusFile, conc int) float64 {
+	return boundSeconds(cfg, files, conc, true)
+}
+
+func boundSeconds(cfg emulator.Config, files []corpusFile, conc int, inOrder bool) float64 {
 	cfg = cfg.WithDefaults()
-	var sum time.Duration
-	for _, f := range files {
-		sum += cfg.ProcessingBase + time.Duration(cfg.ProcessingFactor*float64(f.Duration))
-	}
 	eff := conc
+	perFile := cfg.StartDelay
 	if cfg.Concurrency > 0 && cfg.Concurrency < conc {
-		eff = cfg.Concurrency
-	} else {
-		sum += time.Duration(len(files)) * cfg.StartDelay
+		eff, perFile = cfg.Concurrency, 0
 	}
-	work := scaled(sum/time.Duration(max(eff, 1)), cfg.TimeScale)
+	eff = max(eff, 1)
+	var sum time.Duration
+	slots := make([]time.Duration, eff)
+	for _, f := range files {
+		d := perFile + cfg.ProcessingBase + time.Duration(cfg.ProcessingFactor*float64(f.Duration))
+		sum += d
+		slots[0] += d
+		slices.Sort(slots)
+	}
+	work := sum / time.Duration(eff)
+	if inOrder {
+		work = slots[eff-1]
+	}
+	work = scaled(work, cfg.TimeScale)
 	outages := slices.Clone(cfg.Scenario.Outages)
 	slices.SortFunc(outages, func(a, b emulator.Outage) int { return int(a.Start - b.Start) })
 	for _, w := range outages {
@@ -106,6 +128,23 @@ func idealSeconds(cfg emulator.Config, files []corpusFile, conc int) float64 {
 		}
 	}
 	return work.Seconds()
+}
+
+// expectModel is the processing time a durascribe user expects, in API
+// time: Base + Factor × audio duration.
+type expectModel struct {
+	Base   time.Duration
+	Factor float64
+}
+
+// emulatorModel is the emulator's mean processing model (queue delay plus
+// processing), what `durascribe transcribe --emulator` expects too. Both
+// durascribe contenders get it, so that their first poll comes when a
+// transcript is probably done, as it would against the real API with the
+// defaults (3 s + 0.15 × duration) that approximate AssemblyAI's times.
+func emulatorModel(cfg emulator.Config) expectModel {
+	cfg = cfg.WithDefaults()
+	return expectModel{Base: max(cfg.StartDelay, 0) + max(cfg.ProcessingBase, 0), Factor: max(cfg.ProcessingFactor, 0)}
 }
 
 // runContender starts an emulator, runs one contender in a child process
@@ -126,7 +165,8 @@ func runContender(ctx context.Context, o runOptions, cfg emulator.Config, conten
 	if err != nil {
 		return Row{}, fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: exactRetryAfter(em), ReadHeaderTimeout: 10 * time.Second}
+	arr := &arrivals{start: emStart}
+	srv := &http.Server{Handler: arr.wrap(exactRetryAfter(em)), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close() //nolint:errcheck // teardown after the run: nothing left to report to
 	baseURL := "http://" + ln.Addr().String()
@@ -134,13 +174,16 @@ func runContender(ctx context.Context, o runOptions, cfg emulator.Config, conten
 	var cmd *exec.Cmd
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout+killGrace)
 	defer cancel()
+	m := emulatorModel(cfg)
 	switch contender {
 	case contenderBatch:
-		cmd = batchCommand(ctx, o, baseURL, corpus, work)
+		cmd = batchCommand(ctx, o, m, baseURL, corpus, work)
 	default:
 		cmd = exec.CommandContext(ctx, o.Self, "--contender", contender, "--base-url", baseURL, "--dir", corpus,
 			"--concurrency", strconv.Itoa(o.Concurrency), "--time-scale", strconv.FormatFloat(o.TimeScale, 'g', -1, 64),
-			"--timeout", o.Timeout.String())
+			"--timeout", o.Timeout.String(),
+			"--expect-processing-base", m.Base.String(),
+			"--expect-processing-factor", strconv.FormatFloat(m.Factor, 'g', -1, 64))
 	}
 	cmd.Env = append(os.Environ(), apiKeyEnv+"="+benchAPIKey)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
@@ -198,18 +241,27 @@ func runContender(ctx context.Context, o runOptions, cfg emulator.Config, conten
 	row.DuplicateTranscripts = st.DuplicateTranscripts
 	row.Reuploads = st.ReUploads
 	if n := len(cfg.Scenario.Outages); n > 0 {
-		noteOutage(&row, cfg, <-samples, o.Concurrency, o.Files)
+		noteOutage(&row, cfg, <-samples, arr, o.Concurrency, o.Files)
 	}
 	return row, nil
 }
 
 // noteOutage notes how many requests reached the outage per breaker
-// interval and how long after the last outage full throughput was back.
-func noteOutage(row *Row, cfg emulator.Config, samples []sample, conc, files int) {
+// interval, split into the outage's first interval (where a breaker trips)
+// and the intervals after it (where a breaker only probes), and how long
+// after the last outage full throughput was back.
+func noteOutage(row *Row, cfg emulator.Config, samples []sample, arr *arrivals, conc, files int) {
 	cfg = cfg.WithDefaults()
+	interval := scaled(resilience.DefaultBreakerOpenDelay, cfg.TimeScale)
 	var length time.Duration
+	first, later, laterIntervals := 0, 0, 0.0
 	for _, w := range cfg.Scenario.Outages {
+		start, end := scaled(w.Start.D(), cfg.TimeScale), scaled(w.End.D(), cfg.TimeScale)
 		length += w.End.D() - w.Start.D()
+		split := min(start+interval, end)
+		first += arr.in(start, split)
+		later += arr.in(split, end)
+		laterIntervals += float64(end-split) / float64(interval)
 	}
 	last := slices.MaxFunc(cfg.Scenario.Outages, func(a, b emulator.Outage) int { return int(a.End - b.End) })
 	if cfg.Concurrency > 0 {
@@ -218,6 +270,10 @@ func noteOutage(row *Row, cfg emulator.Config, samples []sample, conc, files int
 	intervals := float64(length) / float64(resilience.DefaultBreakerOpenDelay)
 	parts := []string{fmt.Sprintf("%.1f requests per breaker interval (%v) of the outage",
 		float64(row.RequestsDuringOutage)/intervals, resilience.DefaultBreakerOpenDelay)}
+	if laterIntervals > 0 {
+		parts = append(parts, fmt.Sprintf("%d in its first interval, then %d in the %.2g intervals after it (%.1f per interval)",
+			first, later, laterIntervals, float64(later)/laterIntervals))
+	}
 	if d, ok := recoveryAfter(samples, scaled(last.End.D(), cfg.TimeScale), conc, files); ok {
 		row.recoveredScaled = d.Seconds() / cfg.TimeScale
 		parts = append(parts, fmt.Sprintf("full throughput %.1f scaled s after the outage ended", row.recoveredScaled))
