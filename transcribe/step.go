@@ -200,7 +200,7 @@ func (s *step) create(ctx context.Context) error {
 	// An intent without an id: a crash or an ambiguous failure happened after
 	// the POST may have been sent. Look before sending again.
 	if !s.cp.IntentAt.IsZero() && s.cp.TranscriptID == "" {
-		found, err := s.reconcile(ctx)
+		found, err := s.reconcile(ctx, s.policy(StageCreate, endpointList))
 		if err != nil {
 			return &StageError{Stage: StageCreate, Err: fmt.Errorf("reconcile earlier create: %w", err)}
 		}
@@ -224,10 +224,18 @@ func (s *step) create(ctx context.Context) error {
 		attempts  int
 	)
 	pol := s.policy(StageCreate, endpointCreate)
+	// Inside a create attempt, the reconciliation is one list request with
+	// no retries of its own (the create's loop retries it) and no breaker
+	// permit of its own: the attempt already holds the host's permit, which
+	// may be the breaker's only half-open probe, so asking again would wait
+	// for ourselves until the Retry-After cap.
+	inner := s.policy(StageCreate, endpointList)
+	inner.Breaker = nil
+	inner.Backoff.MaxAttempts = 1
 	err := pol.Do(ctx, func(ctx context.Context, attempt int) error {
 		attempts = attempt
 		if ambiguous {
-			found, err := s.reconcile(ctx)
+			found, err := s.reconcile(ctx, inner)
 			if err != nil {
 				return err
 			}

@@ -122,3 +122,39 @@ func TestRetryAfterIsHonouredBeforeTheNextAttempt(t *testing.T) {
 		}
 	})
 }
+
+// TestReconcileInsideCreateDoesNotWaitForItsOwnProbe: when the create attempt
+// that must reconcile is the breaker's half-open probe, the list request it
+// sends must not wait for a breaker permit (it would wait for itself until
+// the Retry-After cap).
+func TestReconcileInsideCreateDoesNotWaitForItsOwnProbe(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		api := newFakeAPI()
+		api.onCreate = func(n int, w http.ResponseWriter, created *fakeTranscript) bool {
+			return n == 1 && created == nil && apiError(503, "Service Unavailable")(w)
+		}
+		client, _ := assemblyai.New(assemblyai.Config{
+			APIKey: assemblyai.APIKey(api.key), BaseURL: "http://127.0.0.1:1",
+			HTTPClient: &http.Client{Transport: handlerTransport{api}},
+		})
+		prof := testProfile()
+		prof.RetryAfterCap = time.Minute
+		breakers := resilience.NewBreakers(resilience.BreakerConfig{
+			ConsecutiveFailures: 1, OpenDelay: time.Second, JitterFactor: 0.01,
+		})
+		tr, _ := New(Config{Client: client, Profile: prof, Breakers: breakers})
+		file := filepath.Join(t.TempDir(), "a.wav")
+		_ = os.WriteFile(file, []byte("bytes"), 0o600)
+		start := time.Now()
+		if _, err := tr.Transcribe(t.Context(), file, assemblyai.TranscriptParams{}); err != nil {
+			t.Fatal(err)
+		}
+		// One open interval (~1 s) plus fast polls, nowhere near the cap.
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("took %s: the reconciliation waited for the breaker permit its own create held", d)
+		}
+		if _, creates, _, transcripts := api.counts(); creates != 2 || transcripts != 1 || api.lists == 0 {
+			t.Fatalf("creates=%d transcripts=%d lists=%d, want 2, 1, ≥1", creates, transcripts, api.lists)
+		}
+	})
+}

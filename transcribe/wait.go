@@ -19,11 +19,10 @@ const (
 
 // reconcile looks for a transcript created from our audio URL after our saved
 // intent and not already known to this checkpoint. It returns nil when there
-// is none: only then may the create be sent again.
-func (s *step) reconcile(ctx context.Context) (*assemblyai.TranscriptListItem, error) {
+// is none: only then may the create be sent again. pol retries the list.
+func (s *step) reconcile(ctx context.Context, pol resilience.Policy) (*assemblyai.TranscriptListItem, error) {
 	since := s.cp.IntentAt.Add(-reconcileSlack)
 	var found *assemblyai.TranscriptListItem
-	pol := s.policy(StageCreate, endpointList)
 	err := pol.Do(ctx, func(ctx context.Context, _ int) error {
 		found = nil
 		if err := s.limit(ctx); err != nil {
