@@ -176,7 +176,14 @@ func openSession(ctx context.Context, st *streams, o *workOptions) (_ *session, 
 	if key == "" {
 		return nil, configErrorf(errors.New("no API key: set ASSEMBLYAI_API_KEY or --api-key (or try --emulator)"))
 	}
-	client, err := assemblyai.New(assemblyai.Config{APIKey: assemblyai.APIKey(key), BaseURL: baseURL, Getenv: st.Getenv})
+	// Request timeouts scale with the clock like every other duration (a
+	// time-scaled run must not wait out a stalled request at full length),
+	// with a floor for loaded test machines.
+	scaled := func(d time.Duration) time.Duration { return max(time.Duration(float64(d)*o.TimeScale), 2*time.Second) }
+	client, err := assemblyai.New(assemblyai.Config{
+		APIKey: assemblyai.APIKey(key), BaseURL: baseURL, Getenv: st.Getenv,
+		RequestTimeout: scaled(30 * time.Second), UploadStallTimeout: scaled(60 * time.Second),
+	})
 	if err != nil {
 		return nil, configErrorf(fmt.Errorf("configure API client: %w", err))
 	}
