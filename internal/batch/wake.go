@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
@@ -46,13 +47,29 @@ func (r *Runner) wakeParkedLocked(host string) {
 	r.wakes.Add(1)
 	go func() {
 		defer r.wakes.Done()
-		n, err := r.wakeParked(r.wakeCtx, ids)
-		if err != nil && r.wakeCtx.Err() == nil {
-			r.logger.Warn("wake jobs after the breaker closed", slog.String("host", host), slog.Any("error", err))
-		}
-		if n > 0 {
-			r.logger.Info("circuit breaker closed: jobs waiting out the outage retried now",
-				slog.String("host", host), slog.Int("jobs", n))
+		// A job that failed just before the breaker closed may still be
+		// "running" in the store while River's completer has its result in
+		// a batch not yet written: JobRetry leaves it alone, and it lands
+		// in the retry schedule a moment later. Passes after the first catch
+		// those (the retryable jobs of every process are listed each time).
+		for i, after := range []time.Duration{0, time.Second, 5 * time.Second} {
+			if i > 0 {
+				timer := time.NewTimer(after)
+				select {
+				case <-timer.C:
+				case <-r.wakeCtx.Done():
+					timer.Stop()
+					return
+				}
+			}
+			n, err := r.wakeParked(r.wakeCtx, ids)
+			if err != nil && r.wakeCtx.Err() == nil {
+				r.logger.Warn("wake jobs after the breaker closed", slog.String("host", host), slog.Any("error", err))
+			}
+			if n > 0 {
+				r.logger.Info("circuit breaker closed: jobs waiting out the outage retried now",
+					slog.String("host", host), slog.Int("jobs", n))
+			}
 		}
 	}()
 }
