@@ -83,7 +83,9 @@ func TestTranscribeProgressBarInterrupted(t *testing.T) {
 	s := &streams{In: strings.NewReader(""), Out: out, ErrOut: errOut, Getenv: func(string) string { return "" },
 		terminal: func(io.Writer) bool { return true }}
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, s, []string{"transcribe", dir, "--db", filepath.Join(tmp, "ds.db"), "--emulator"}) }()
+	go func() {
+		done <- run(ctx, s, []string{"transcribe", dir, "--db", filepath.Join(tmp, "ds.db"), "--emulator"})
+	}()
 	// At time scale 1 a transcript takes seconds: interrupting once the bar
 	// is drawn stops the run mid-way, and the bar must end without a hang,
 	// the table after it.
