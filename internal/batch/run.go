@@ -33,6 +33,7 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 		store:   s,
 		cfg:     cfg,
 		slots:   newSlots(cfg.Concurrency, slotWaiters),
+		pump:    newUploadPump(),
 		uploads: make(chan struct{}, cfg.UploadConcurrency),
 		logger:  cfg.Logger,
 		stopCh:  make(chan struct{}),
@@ -79,8 +80,8 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 		MaxAttempts:          jobMaxAttempts,
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.RescueAfter,
-		FetchCooldown:        min(100*time.Millisecond, max(r.scale(100*time.Millisecond), 10*time.Millisecond)),
-		FetchPollInterval:    min(250*time.Millisecond, max(r.scale(250*time.Millisecond), 20*time.Millisecond)),
+		FetchCooldown:        r.fetchCooldown(),
+		FetchPollInterval:    r.fetchPollInterval(),
 		SoftStopTimeout:      cfg.StopGrace,
 	})
 	if err != nil {
@@ -109,6 +110,11 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 		return Summary{}, fmt.Errorf("start queue: %w", err)
 	}
+	r.wakes.Add(1)
+	go func() {
+		defer r.wakes.Done()
+		r.runPump(r.wakeCtx)
+	}()
 	r.refreshBacklog(ctx)
 	runErr := r.wait(ctx)
 	r.stop(ctx)
@@ -172,6 +178,7 @@ func (r *Runner) refreshBacklog(ctx context.Context) {
 		}
 	}
 	r.uploadBacklog.Store(up)
+	r.pump.signal()
 	r.slotBacklog.Store(slot)
 }
 

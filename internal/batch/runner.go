@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"github.com/durascribe/durascribe/preflight"
 	"github.com/durascribe/durascribe/resilience"
 	"github.com/durascribe/durascribe/transcribe"
@@ -175,6 +177,8 @@ type Runner struct {
 	tcfg    transcribe.Config
 	client  riverClient
 	slots   *slots
+	pump    *uploadPump
+	polls   dueTimes
 	uploads chan struct{}
 	logger  *slog.Logger
 
@@ -238,6 +242,79 @@ const slotWaiters = 2
 // snoozes.
 func (r *Runner) slotPatience() time.Duration {
 	return max(r.scale(5*time.Second), 50*time.Millisecond)
+}
+
+// fetchCooldown and fetchPollInterval are River's fetch timings: a job
+// whose snooze ended is picked up at the next fetch poll.
+func (r *Runner) fetchCooldown() time.Duration {
+	return min(100*time.Millisecond, max(r.scale(100*time.Millisecond), 10*time.Millisecond))
+}
+
+func (r *Runner) fetchPollInterval() time.Duration {
+	return min(250*time.Millisecond, max(r.scale(250*time.Millisecond), 20*time.Millisecond))
+}
+
+// pollLead is how much earlier than its poll is due a waiting job snoozes
+// until: River picks it up within a fetch poll interval (plus a cooldown)
+// after that, and the job waits in-process for the rest, so that the poll is
+// sent when due rather than up to a fetch interval late, which every
+// transcript would otherwise hold its slot longer for.
+func (r *Runner) pollLead() time.Duration {
+	return r.fetchPollInterval() + r.fetchCooldown()
+}
+
+// snoozePoll snoozes a waiting job until its next poll is due (see pollLead).
+func (r *Runner) snoozePoll(jobID int64, d time.Duration) error {
+	lead := r.pollLead()
+	if d <= lead {
+		return river.JobSnooze(d)
+	}
+	r.polls.set(jobID, time.Now().Add(d))
+	return river.JobSnooze(d - lead)
+}
+
+// awaitPoll waits, in-process, until the poll of a job snoozed by snoozePoll
+// is due; at most pollLead, so that a late-running job never waits long.
+func (r *Runner) awaitPoll(ctx context.Context, jobID int64) error {
+	due, ok := r.polls.take(jobID)
+	if !ok {
+		return nil
+	}
+	d := min(time.Until(due), r.pollLead())
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// dueTimes maps job ids to when their next poll is due.
+type dueTimes struct {
+	mu sync.Mutex
+	m  map[int64]time.Time
+}
+
+func (d *dueTimes) set(id int64, at time.Time) {
+	d.mu.Lock()
+	if d.m == nil {
+		d.m = map[int64]time.Time{}
+	}
+	d.m[id] = at
+	d.mu.Unlock()
+}
+
+func (d *dueTimes) take(id int64) (time.Time, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	at, ok := d.m[id]
+	delete(d.m, id)
+	return at, ok
 }
 
 // pollDelay adapts the transcribe poll cadence (already time-scaled through

@@ -40,6 +40,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 	// breaker closed while it ran, that wake-up may have missed it, and it
 	// goes again at once instead.
 	r.unpark(job.ID)
+	r.pump.ran(job.ID)
 	began := time.Now().UnixNano()
 	defer func() {
 		switch {
@@ -50,6 +51,10 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 			r.park(job.ID)
 		}
 	}()
+	// A waiting job runs a little before its poll is due (snoozePoll).
+	if err := r.awaitPoll(ctx, job.ID); err != nil {
+		return err
+	}
 	f, err := st.File(ctx, job.Args.FileID)
 	if errors.Is(err, ErrNotFound) {
 		return river.JobCancel(err)
@@ -98,6 +103,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 			return river.JobSnooze(r.gateDelay(true))
 		}
 		holding = true
+		r.pump.signal()
 	}
 	if needsTranscript && (cp.Stage == "" || cp.Stage == transcribe.StageUpload) && !isURL(cp.Source) {
 		ok, err := r.slots.uploadAhead(ctx, st)
@@ -105,12 +111,17 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 			return err
 		}
 		if !ok {
+			r.pump.gate(job.ID)
 			return river.JobSnooze(r.gateDelay(false))
 		}
 		select {
 		case r.uploads <- struct{}{}:
-			defer func() { <-r.uploads }()
+			defer func() {
+				<-r.uploads
+				r.pump.signal()
+			}()
 		default:
+			r.pump.gate(job.ID)
 			return river.JobSnooze(r.gateDelay(false))
 		}
 	}
@@ -145,6 +156,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 				return errNoSlot
 			}
 			holding = true
+			r.pump.signal()
 		}
 		return nil
 	}
@@ -153,7 +165,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 		return r.complete(ctx, f, res)
 	}
 	if err == nil {
-		return river.JobSnooze(r.pollDelay(res.PollAfter))
+		return r.snoozePoll(job.ID, r.pollDelay(res.PollAfter))
 	}
 	if errors.Is(err, errNoSlot) {
 		return river.JobSnooze(r.gateDelay(true))

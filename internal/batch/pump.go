@@ -1,0 +1,119 @@
+package batch
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/durascribe/durascribe/transcribe"
+)
+
+// wokenTTL is how long a job woken by the upload pump counts as on its way:
+// one that has not run by then (another process took it, or it finished)
+// no longer holds back further wake-ups.
+const wokenTTL = time.Second
+
+// uploadPump keeps the files uploaded ahead of free transcript slots topped
+// up. Jobs turned away at the upload gate snooze for a spread-out delay (so
+// that 10,000 queued files cost a bounded number of job runs per second);
+// left alone they come back at uploadGateRate per second, which is less than
+// a fast batch creates transcripts. The pump wakes them in order, as many as
+// the uploaded-ahead buffer lacks, whenever a slot is taken or an upload
+// ends: demand-driven supply, without extra runs of jobs that would only be
+// turned away again. Their snooze stays as the backstop (other processes,
+// restarts).
+type uploadPump struct {
+	mu    sync.Mutex
+	gated []int64             // snoozed at the upload gate, oldest first (may hold stale ids)
+	isSet map[int64]struct{}  // the ids of gated still waiting
+	woken map[int64]time.Time // woken, not run yet: when
+	kick  chan struct{}       // capacity 1: a pass is due
+}
+
+func newUploadPump() *uploadPump {
+	return &uploadPump{isSet: map[int64]struct{}{}, woken: map[int64]time.Time{}, kick: make(chan struct{}, 1)}
+}
+
+// gate remembers a job snoozed at the upload gate.
+func (p *uploadPump) gate(id int64) {
+	p.mu.Lock()
+	if _, ok := p.isSet[id]; !ok {
+		p.isSet[id] = struct{}{}
+		p.gated = append(p.gated, id)
+	}
+	p.mu.Unlock()
+}
+
+// ran forgets a job when it runs again.
+func (p *uploadPump) ran(id int64) {
+	p.mu.Lock()
+	delete(p.isSet, id)
+	delete(p.woken, id)
+	p.mu.Unlock()
+}
+
+// signal asks for a pass soon; it never blocks.
+func (p *uploadPump) signal() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// take returns up to n gated jobs to wake, oldest first, counting them as
+// woken.
+func (p *uploadPump) take(n int, now time.Time) []int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for id, at := range p.woken {
+		if now.Sub(at) > wokenTTL {
+			delete(p.woken, id)
+		}
+	}
+	n -= len(p.woken)
+	var ids []int64
+	for n > 0 && len(p.gated) > 0 {
+		id := p.gated[0]
+		p.gated = p.gated[1:]
+		if _, ok := p.isSet[id]; !ok {
+			continue
+		}
+		delete(p.isSet, id)
+		p.woken[id] = now
+		ids = append(ids, id)
+		n--
+	}
+	return ids
+}
+
+// runPump wakes gated jobs while the uploaded-ahead buffer has room, until
+// ctx ends.
+func (r *Runner) runPump(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.pump.kick:
+		}
+		if r.stopping.Load() {
+			continue
+		}
+		m, err := r.store.stageCounts(ctx)
+		if err != nil {
+			continue
+		}
+		// Room in the buffer (as uploadAhead counts it), less the uploads
+		// running; at most twice the upload concurrency on its way at once,
+		// so that woken jobs find an upload slot rather than snooze again.
+		room := min(r.cfg.Concurrency-m[transcribe.StageCreate]-len(r.uploads), 2*r.cfg.UploadConcurrency)
+		for _, id := range r.pump.take(room, time.Now()) {
+			if _, err := r.client.JobRetry(ctx, id); err != nil {
+				r.pump.ran(id)
+				if ctx.Err() == nil {
+					r.logger.Debug("wake job for upload", slog.Int64("job_id", id), slog.Any("error", err))
+				}
+			}
+		}
+	}
+}
