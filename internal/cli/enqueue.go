@@ -147,9 +147,9 @@ func uploadConfig(st *streams, opts *enqueueOptions, key string) (batch.UploadCo
 	if err != nil {
 		return batch.UploadConfig{}, usageErrorf(err)
 	}
-	client, err := assemblyai.New(assemblyai.Config{APIKey: assemblyai.APIKey(key), BaseURL: opts.BaseURL, Getenv: st.Getenv})
+	client, err := newAPIClient(st, key, opts.BaseURL, 1)
 	if err != nil {
-		return batch.UploadConfig{}, configErrorf(fmt.Errorf("configure API client: %w", err))
+		return batch.UploadConfig{}, err
 	}
 	cfg := batch.UploadConfig{
 		Transcribe:  transcribe.Config{Client: client, Profile: prof},

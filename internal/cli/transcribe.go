@@ -176,16 +176,9 @@ func openSession(ctx context.Context, st *streams, o *workOptions) (_ *session, 
 	if key == "" {
 		return nil, configErrorf(errors.New("no API key: set ASSEMBLYAI_API_KEY or --api-key (or try --emulator)"))
 	}
-	// Request timeouts scale with the clock like every other duration (a
-	// time-scaled run must not wait out a stalled request at full length),
-	// with a floor for loaded test machines.
-	scaled := func(d time.Duration) time.Duration { return max(time.Duration(float64(d)*o.TimeScale), 2*time.Second) }
-	client, err := assemblyai.New(assemblyai.Config{
-		APIKey: assemblyai.APIKey(key), BaseURL: baseURL, Getenv: st.Getenv,
-		RequestTimeout: scaled(30 * time.Second), UploadStallTimeout: scaled(60 * time.Second),
-	})
+	client, err := newAPIClient(st, key, baseURL, o.TimeScale)
 	if err != nil {
-		return nil, configErrorf(fmt.Errorf("configure API client: %w", err))
+		return nil, err
 	}
 	var checker *preflight.Checker
 	if !o.NoPreflight {
@@ -217,6 +210,22 @@ func openSession(ctx context.Context, st *streams, o *workOptions) (_ *session, 
 		return nil, err
 	}
 	return s, nil
+}
+
+// newAPIClient is the AssemblyAI client of every command that calls the API.
+// Its request timeouts scale with the clock like every other duration (a
+// time-scaled run must not wait out a stalled request at full length), with
+// a floor for loaded test machines.
+func newAPIClient(st *streams, key, baseURL string, timeScale float64) (*assemblyai.Client, error) {
+	scaled := func(d time.Duration) time.Duration { return max(time.Duration(float64(d)*timeScale), 2*time.Second) }
+	client, err := assemblyai.New(assemblyai.Config{
+		APIKey: assemblyai.APIKey(key), BaseURL: baseURL, Getenv: st.Getenv,
+		RequestTimeout: scaled(30 * time.Second), UploadStallTimeout: scaled(60 * time.Second),
+	})
+	if err != nil {
+		return nil, configErrorf(fmt.Errorf("configure API client: %w", err))
+	}
+	return client, nil
 }
 
 // startEmulator serves an emulator on a loopback port with a generated key.
