@@ -90,8 +90,11 @@ func (s *step) emit(stage Stage, endpoint string, a resilience.Attempt) {
 		s.cp.Attempts = map[Stage]int{}
 	}
 	s.cp.Attempts[stage]++
+	// A failed attempt that the policy retries is routine (Info); one that
+	// ends the stage's in-process retries is worth a warning. Every attempt
+	// also reaches OnEvent (the attempts log) whatever its level.
 	level := slog.LevelInfo
-	if a.Err != nil {
+	if a.Err != nil && a.Delay == 0 {
 		level = slog.LevelWarn
 	}
 	s.t.cfg.Logger.LogAttrs(context.Background(), level, "api attempt",

@@ -567,3 +567,35 @@ func TestFirstPollWaitsForExpectedProcessingTime(t *testing.T) {
 		t.Fatalf("creates=%d gets=%d after the first step, want 1 and 0", creates, gets)
 	}
 }
+
+func TestRetriedFailuresLogAtInfoAndTheLastAtWarn(t *testing.T) {
+	t.Parallel()
+	api := newFakeAPI()
+	api.onGet = func(n int, w http.ResponseWriter) bool {
+		return n == 1 && apiError(503, "Service Unavailable")(w)
+	}
+	h := newHarness(t, api)
+	if _, err := h.tr.Transcribe(t.Context(), h.file, assemblyai.TranscriptParams{}); err != nil {
+		t.Fatal(err)
+	}
+	logs := h.logs.String()
+	if strings.Contains(logs, `"level":"WARN"`) {
+		t.Fatalf("a failure that was retried logged a warning:\n%s", logs)
+	}
+	if !strings.Contains(logs, `"level":"INFO"`) || !strings.Contains(logs, "Service Unavailable") {
+		t.Fatalf("the retried failure is not in the log at info:\n%s", logs)
+	}
+
+	// A 401 ends the stage at once: that attempt is a warning.
+	api2 := newFakeAPI()
+	wrong, err := assemblyai.New(assemblyai.Config{APIKey: "wrong", BaseURL: api2.server(t).URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(wrong.CloseIdleConnections)
+	h2 := newHarness(t, api2, func(c *Config) { c.Client = wrong })
+	_, _ = h2.tr.Transcribe(t.Context(), h2.file, assemblyai.TranscriptParams{})
+	if !strings.Contains(h2.logs.String(), `"level":"WARN"`) {
+		t.Fatalf("the final failure did not log a warning:\n%s", h2.logs.String())
+	}
+}
