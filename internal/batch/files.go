@@ -216,6 +216,32 @@ func (s *Store) saveCheckpoint(ctx context.Context, id int64, cp transcribe.Chec
 	return checkOne(res, id)
 }
 
+// errTakenOver means a worker has moved a file past its upload while this
+// process was uploading it for enqueue: the worker's checkpoint stands.
+var errTakenOver = errors.New("a worker has taken the file over")
+
+// saveUploadCheckpoint is saveCheckpoint for enqueue's local uploads: it
+// writes only while no worker has moved the file past its upload. Without
+// the guard a worker started during `enqueue --upload` could have its
+// transcript id overwritten by the enqueue's upload-only checkpoint, and the
+// file would be created again: paid twice.
+func (s *Store) saveUploadCheckpoint(ctx context.Context, id int64, cp transcribe.Checkpoint, now time.Time) error {
+	b, err := json.Marshal(cp)
+	if err != nil {
+		return fmt.Errorf("encode checkpoint: %w", err)
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE durascribe_file SET checkpoint = $1, stage = $2, last_error = $3,
+		updated_at = $4 WHERE id = $5 AND state IN ('pending', 'working') AND stage IN ('', 'upload')`,
+		string(b), string(cp.Stage), cp.LastError, formatTime(now), id)
+	if err != nil {
+		return fmt.Errorf("save checkpoint: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("update file %d: %w", id, errTakenOver)
+	}
+	return nil
+}
+
 // markStarted sets started_at when a file is first worked, so that the
 // overall retry limit counts from there.
 func (s *Store) markStarted(ctx context.Context, id int64, now time.Time) error {

@@ -158,11 +158,14 @@ func (s *Store) uploadOne(ctx context.Context, cfg UploadConfig, f *File) (uploa
 		cp.Source = f.Source
 	}
 	save := func(ctx context.Context, cp transcribe.Checkpoint) error {
-		return s.saveCheckpoint(ctx, f.ID, cp, time.Now())
+		return s.saveUploadCheckpoint(ctx, f.ID, cp, time.Now())
 	}
 	_, err = t.Upload(ctx, cp, save)
 	if err == nil {
 		return uploadDone, nil
+	}
+	if errors.Is(err, errTakenOver) {
+		return uploadDeferred, err
 	}
 	switch action, _ := transcribe.Decide(err); action {
 	case transcribe.ActionFail:
