@@ -23,11 +23,14 @@ func TestOutageRecovery(t *testing.T) {
 			scale = 0.02
 			n     = 25
 		)
-		outage := emulator.Outage{Start: emulator.Duration(10 * time.Second), End: emulator.Duration(55 * time.Second)}
+		// The outage starts with the emulator, just before the run, so that
+		// at least the 5 failures in a row that trip the breaker meet it
+		// however slowly a loaded machine starts the files (a window 10 s
+		// in let only 3–4 requests meet it under -race: the breaker never
+		// opened, and those files waited out their durable delay, as
+		// designed when failures are too few to be an outage).
+		outage := emulator.Outage{Start: 0, End: emulator.Duration(45 * time.Second)}
 		sc := emulator.Scenario{Name: "outage-test", Outages: []emulator.Outage{outage}}
-		started := time.Now()
-		em := emulatortest.New(t, emulator.Config{Scenario: sc, Seed: 3, TimeScale: scale})
-		outageEnd := time.Now().Add(time.Duration(float64(outage.End.D()) * scale))
 		dir := t.TempDir()
 		writeWAVs(t, dir, n)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -44,6 +47,12 @@ func TestOutageRecovery(t *testing.T) {
 		if _, err := st.Enqueue(ctx, inputs); err != nil {
 			t.Fatal(err)
 		}
+		// The emulator (and so the outage) starts only now, with the store
+		// open and the files queued: on a loaded machine those take longer
+		// than the whole scaled outage.
+		started := time.Now()
+		em := emulatortest.New(t, emulator.Config{Scenario: sc, Seed: 3, TimeScale: scale})
+		outageEnd := time.Now().Add(time.Duration(float64(outage.End.D()) * scale))
 		cfg := runConfig(t, em.URL, em.APIKey, scale, t.TempDir())
 		cfg.Concurrency, cfg.UploadConcurrency = 5, 2
 		// The rate cap is not time-scaled: lift it, or the poll cadence it
@@ -87,10 +96,11 @@ func TestOutageRecovery(t *testing.T) {
 		// After: the next probe comes within one open interval (≤ 18.75 s),
 		// then the remaining files take a few rounds of transcripts (~12 s
 		// each at this time scale, ~50 s under -race on a busy machine: the
-		// store's overheads are not scaled); the durable retry delay must
-		// play no part.
+		// store's overheads are not scaled, and 4–5 min were seen with the
+		// whole suite running); the durable retry delay (30 min) must play
+		// no part, so the bound stays well below it.
 		after := time.Duration(float64(finished.Sub(outageEnd)) / scale)
-		if bound := 10 * time.Minute; after > bound {
+		if bound := 20 * time.Minute; after > bound {
 			t.Errorf("last file done %v (API time) after the outage ended, want at most %v", after.Round(time.Second), bound)
 		}
 		t.Logf("requests during the outage %d; all done %v (API time) after it ended",
