@@ -119,14 +119,7 @@ func runEnqueue(ctx context.Context, st *streams, opts *enqueueOptions, params j
 		}
 	}
 	res, err := store.EnqueueUploaded(ctx, inputs, ucfg)
-	switch {
-	case errors.Is(err, batch.ErrStopRun):
-		return configErrorf(fmt.Errorf("%w\nFix: check the API key (ASSEMBLYAI_API_KEY or --api-key) and the account balance, "+
-			"then re-run the same command: what was uploaded is kept", err))
-	case err != nil && ctx.Err() != nil:
-		fmt.Fprintln(st.ErrOut, "durascribe: interrupted; uploads so far are saved, re-run the same command to continue")
-		return &reportedError{ctx.Err()}
-	case err != nil:
+	if err := stoppedError(ctx, st, err, "what was uploaded is kept", "uploads so far are saved"); err != nil {
 		return err
 	}
 	progressf(out, "queued %d new files (%d already known) in %s: %d uploaded now, %d failed, %d left for the workers to upload",

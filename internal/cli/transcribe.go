@@ -288,20 +288,30 @@ func (s *session) run(ctx context.Context, st *streams, untilDone bool) error {
 		s.logOut.swap(nil) // before the bar ends: lines written after it would be lost
 	}
 	view.finish(sum, err)
-	switch {
-	case errors.Is(err, batch.ErrStopRun):
-		return configErrorf(fmt.Errorf("%w\nFix: check the API key (ASSEMBLYAI_API_KEY or --api-key) and the account balance "+
-			"at https://www.assemblyai.com/app, then re-run the same command: every file is still queued", err))
-	case err != nil && ctx.Err() != nil:
-		fmt.Fprintln(st.ErrOut, "durascribe: interrupted; progress is saved, re-run the same command to resume")
-		return &reportedError{ctx.Err()}
-	case err != nil:
+	if err := stoppedError(ctx, st, err, "every file is still queued", "progress is saved"); err != nil {
 		return err
-	case sum.Failed > 0 || sum.OutputErrors > 0:
+	}
+	if sum.Failed > 0 || sum.OutputErrors > 0 {
 		return &reportedError{failedErrorf(fmt.Errorf("%d files failed, %d outputs not written (see `durascribe status`)",
 			sum.Failed, sum.OutputErrors))}
 	}
 	return nil
+}
+
+// stoppedError turns the error that ended a queue-working command into the
+// command's error: a run stopped for the key or the account (exit 3, with
+// what to fix) or an interrupt (exit 130). queued and saved say what
+// survives, for the message. It returns err unchanged otherwise (nil too).
+func stoppedError(ctx context.Context, st *streams, err error, queued, saved string) error {
+	switch {
+	case errors.Is(err, batch.ErrStopRun):
+		return configErrorf(fmt.Errorf("%w\nFix: check the API key (ASSEMBLYAI_API_KEY or --api-key) and the account balance "+
+			"at https://www.assemblyai.com/app, then re-run the same command: %s", err, queued))
+	case err != nil && ctx.Err() != nil:
+		fmt.Fprintf(st.ErrOut, "durascribe: interrupted; %s, re-run the same command to resume\n", saved)
+		return &reportedError{ctx.Err()}
+	}
+	return err
 }
 
 // lockedWriter serialises writes from several goroutines.
