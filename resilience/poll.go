@@ -11,12 +11,14 @@ import (
 //
 //   - The first poll of a job of known duration comes just after its expected
 //     completion: expected·U(1.0, 1.1), so that most jobs are done when first
-//     asked and a clean job costs one poll. Never sooner than PollInitial/4;
+//     asked and a clean job costs one poll. Never sooner than PollInitial/10;
 //     PollInitial when the duration is unknown.
 //   - Later polls (the job was not done yet) wait step·2^(poll−1), capped at
 //     PollMax, where step is a tenth of the expected duration (at least
-//     PollInitial/4) when known, else PollInitial; up to 20% is taken off at
-//     random so a batch of jobs does not poll in lockstep.
+//     PollInitial/10) when known, else PollInitial; up to 20% is taken off at
+//     random so a batch of jobs does not poll in lockstep. A job that was
+//     not done at its expected time is nearly done: a late second poll
+//     holds its transcript slot (and the slot's next file) for nothing.
 //   - slow (queued, throttled or overdue) goes to PollMax at once.
 //
 // rnd returns values in [0, 1); nil means math/rand/v2.
@@ -29,7 +31,7 @@ func PollDelay(prof Profile, poll int, expected time.Duration, slow bool, rnd fu
 		initial = time.Second
 	}
 	most = max(most, initial)
-	floor := initial / 4
+	floor := initial / 10
 	if poll <= 0 && !slow {
 		if expected <= 0 {
 			return initial
