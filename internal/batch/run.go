@@ -32,7 +32,7 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 	r := &Runner{
 		store:   s,
 		cfg:     cfg,
-		slots:   newSlots(cfg.Concurrency, slotWaiters),
+		slots:   newSlots(cfg.Concurrency, slotWaiters(cfg.Concurrency)),
 		pump:    newUploadPump(),
 		uploads: make(chan struct{}, cfg.UploadConcurrency),
 		logger:  cfg.Logger,
@@ -75,7 +75,7 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 	client, err := s.queue.newClient(&river.Config{
 		Logger:               riverLogger(cfg.Logger),
 		Workers:              workers,
-		Queues:               map[string]river.QueueConfig{QueueName: {MaxWorkers: cfg.Concurrency + cfg.UploadConcurrency + slotWaiters}},
+		Queues:               map[string]river.QueueConfig{QueueName: {MaxWorkers: cfg.Concurrency + cfg.UploadConcurrency + slotWaiters(cfg.Concurrency)}},
 		RetryPolicy:          retryPolicy{backoff: cfg.Retry},
 		MaxAttempts:          jobMaxAttempts,
 		JobTimeout:           cfg.JobTimeout,

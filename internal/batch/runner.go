@@ -134,6 +134,9 @@ func (c RunConfig) WithDefaults() RunConfig {
 		c.Breaker.OpenDelay = scale(resilience.DefaultBreakerOpenDelay)
 		c.Breaker.Window = scale(resilience.DefaultBreakerWindow)
 	}
+	if c.Breaker.MaxOpenDelay == 0 {
+		c.Breaker.MaxOpenDelay = scale(resilience.DefaultBreakerMaxOpenDelay)
+	}
 	c.Output = c.Output.WithDefaults()
 	return c
 }
@@ -235,8 +238,11 @@ func (r *Runner) gateDelay(uploaded bool) time.Duration {
 }
 
 // slotWaiters is how many jobs may wait in-process for a transcript slot
-// (each holds a River worker while it waits; the queue has this many extra).
-const slotWaiters = 2
+// (each holds a River worker while it waits; the queue has this many extra):
+// a quarter of the slots, at least 2. Slots free in bursts (transcripts
+// created together end together); a freed slot with no waiter stays idle
+// until a snoozed file comes back through River's fetch.
+func slotWaiters(concurrency int) int { return max(2, concurrency/4) }
 
 // slotPatience is how long a job waits in-process for a slot before it
 // snoozes.

@@ -21,6 +21,10 @@ import (
 // snoozes with its upload_url saved and creates the transcript later.
 var errNoSlot = errors.New("waiting for a free transcript slot")
 
+// inProcessPoll is the longest wait for a next poll that a job spends
+// in-process rather than snoozed.
+const inProcessPoll = time.Second
+
 // worker works transcribe_file jobs: one short attempt per job run (an upload,
 // a create, or one status poll), with progress saved in our files table.
 type worker struct {
@@ -87,12 +91,24 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 
 	// Limits: transcripts in flight (--concurrency, counted in the store so
 	// that it holds across processes) and uploads (--upload-concurrency).
-	holding := false
+	holding, uploading := false, false
 	defer func() {
 		if holding {
 			r.slots.release()
 		}
 	}()
+	// endUpload frees the upload slot as soon as the upload is over, so
+	// that the next file uploads while this one waits for a transcript slot
+	// or its transcript: held to the end of the job run, the upload slots
+	// would cap the files uploaded ahead at --upload-concurrency.
+	endUpload := func() {
+		if uploading {
+			uploading = false
+			<-r.uploads
+			r.pump.signal()
+		}
+	}
+	defer endUpload()
 	needsTranscript := cp.TranscriptID == "" && cp.Stage != transcribe.StageDone
 	if needsTranscript && cp.Stage == transcribe.StageCreate {
 		ok, err := r.slots.acquire(ctx, st, r.slotPatience())
@@ -116,10 +132,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 		}
 		select {
 		case r.uploads <- struct{}{}:
-			defer func() {
-				<-r.uploads
-				r.pump.signal()
-			}()
+			uploading = true
 		default:
 			r.pump.gate(job.ID)
 			return river.JobSnooze(r.gateDelay(false))
@@ -148,6 +161,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 		}
 		// Just uploaded (or about to resubmit): only create if a slot is free.
 		if cp.Stage == transcribe.StageCreate && cp.IntentAt.IsZero() && cp.TranscriptID == "" && !holding {
+			endUpload()
 			ok, err := r.slots.acquire(ctx, st, r.slotPatience())
 			if err != nil {
 				return err
@@ -161,6 +175,30 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 		return nil
 	}
 	res, err := t.Step(ctx, cp, params, save)
+	// A poll due within a second (a transcript just past its expected end)
+	// is sent from here, when due, rather than whenever River fetches the
+	// snoozed job back: a late poll holds the transcript's slot for nothing.
+	// Waiting here costs no throughput: at most --concurrency jobs have a
+	// transcript in flight, and the queue has a worker for each.
+	for err == nil && res.Transcript == nil {
+		d := r.pollDelay(res.PollAfter)
+		if d > max(r.pollLead(), inProcessPoll) || r.stopping.Load() {
+			break
+		}
+		if holding { // the store counts the transcript from here
+			r.slots.release()
+			holding = false
+		}
+		endUpload()
+		timer := time.NewTimer(d)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return river.JobSnooze(d)
+		}
+		res, err = t.Step(ctx, res.Checkpoint, params, save)
+	}
 	if err == nil && res.Transcript != nil {
 		return r.complete(ctx, f, res)
 	}
@@ -217,6 +255,9 @@ func (r *Runner) complete(ctx context.Context, f *File, res transcribe.StepResul
 		}
 		return err
 	}
+	// The transcript's slot is free from here: hand it to a waiting file
+	// now rather than after the outputs' fsyncs.
+	r.slots.notify()
 	_, werr := writeOutputs(r.cfg.Output, f.OutName, raw)
 	if werr != nil {
 		r.outputErrors.Add(1)

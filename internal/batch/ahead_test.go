@@ -1,0 +1,84 @@
+package batch_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/durascribe/durascribe/emulator"
+	"github.com/durascribe/durascribe/emulator/emulatortest"
+	"github.com/durascribe/durascribe/internal/batch"
+)
+
+// TestUploadsRunAheadOfSlots checks that files upload ahead of free
+// transcript slots, up to --concurrency of them, whatever
+// --upload-concurrency: an upload slot is freed when the upload ends, not
+// held while its file waits for a transcript slot. Held, it would cap the
+// files uploaded ahead at --upload-concurrency, and every transcript slot
+// that frees would wait for an upload.
+func TestUploadsRunAheadOfSlots(t *testing.T) {
+	t.Parallel()
+	const (
+		scale = 0.5 // a transcript takes ~1.2 s: time for every upload
+		n     = 8
+		conc  = 3
+	)
+	dir := t.TempDir()
+	writeWAVs(t, dir, n)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	st, err := batch.Open(ctx, filepath.Join(t.TempDir(), "ahead.db"), batch.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close() //nolint:errcheck // test teardown
+	inputs, err := batch.ResolveInputs([]string{dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Enqueue(ctx, inputs); err != nil {
+		t.Fatal(err)
+	}
+	em := emulatortest.New(t, emulator.Config{Seed: 9, TimeScale: scale})
+	cfg := runConfig(t, em.URL, em.APIKey, scale, "")
+	cfg.Concurrency, cfg.UploadConcurrency = conc, 1
+	cfg.RequestsPerSecond = 5000
+	if sum, err := st.Run(ctx, cfg); err != nil || sum.Done != n {
+		t.Fatalf("run: %v, %+v", err, sum)
+	}
+	files, err := st.Files(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uploads []time.Time
+	firstDone := time.Time{}
+	for _, f := range files {
+		atts, err := st.Attempts(ctx, f.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range atts {
+			end := a.Start.Add(a.Duration)
+			switch {
+			case a.Stage == "upload" && a.StatusCode == 200:
+				uploads = append(uploads, end)
+			case a.Stage == "wait" && a.StatusCode == 200 && (firstDone.IsZero() || end.Before(firstDone)):
+				// the last poll of a file is the one that found it done; the
+				// earliest of all polls is at most that early
+				firstDone = end
+			}
+		}
+	}
+	ahead := 0
+	for _, u := range uploads {
+		if u.Before(firstDone) {
+			ahead++
+		}
+	}
+	// conc files in flight plus conc uploaded ahead; one upload at a time
+	// held through the wait would allow conc + 1.
+	if want := 2 * conc; ahead < want {
+		t.Errorf("%d files uploaded before the first poll, want %d (%d in flight + %d ahead)", ahead, want, conc, conc)
+	}
+}
