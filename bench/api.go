@@ -127,9 +127,10 @@ func scaleBudget(c resilience.BudgetConfig, ts float64) resilience.BudgetConfig 
 // failures in a row, as the batch's default does (batch.RunConfig.Breaker).
 const apiConsecutiveFailures = 5
 
-// scaleBreaker scales the breaker's window and open delay.
+// scaleBreaker scales the breaker's window and open delays.
 func scaleBreaker(c resilience.BreakerConfig, ts float64) resilience.BreakerConfig {
 	c.Window = scaled(c.Window, ts)
 	c.OpenDelay = scaled(c.OpenDelay, ts)
+	c.MaxOpenDelay = scaled(c.MaxOpenDelay, ts)
 	return c
 }

@@ -236,12 +236,12 @@ func TestNoteOutageSplitsTripFromProbes(t *testing.T) {
 	cfg := emulator.Config{TimeScale: 1, Scenario: emulator.Scenario{
 		Outages: []emulator.Outage{{Start: emulator.Duration(10 * time.Second), End: emulator.Duration(55 * time.Second)}},
 	}}
-	// The breaker interval is 15 s: [10, 25) is the first, [25, 55) two more.
+	// The breaker interval is 4 s: [10, 14) is the first, [14, 55) 10.25 more.
 	arr := &arrivals{at: []time.Duration{s(9), s(10.5), s(11), s(12), s(30), s(50), s(56)}}
 	row := Row{RequestsDuringOutage: 5}
 	samples := []sample{{at: s(54), inFlight: 10}, {at: s(58), inFlight: 2}, {at: s(60), inFlight: 10}}
 	noteOutage(&row, cfg, samples, arr, 10, 50)
-	want := "1.7 requests per breaker interval (15s) of the outage; 3 in its first interval, then 2 in the 2 intervals after it (1.0 per interval); full throughput 5.0 scaled s after the outage ended"
+	want := "0.4 requests per breaker interval (4s) of the outage; 3 in its first interval, then 2 in the 10 intervals after it (0.2 per interval); full throughput 5.0 scaled s after the outage ended"
 	if row.note != want {
 		t.Errorf("note = %q\nwant   %q", row.note, want)
 	}

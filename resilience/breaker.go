@@ -75,9 +75,18 @@ type BreakerConfig struct {
 	// Window is the sliding window of the failure rate, kept in 10 slices
 	// that expire one by one. Defaults to 30s.
 	Window time.Duration
-	// OpenDelay is the mean time an open breaker waits before half-opening.
-	// Defaults to 15s.
+	// OpenDelay is the mean time an open breaker waits before half-opening,
+	// at the start of an outage. Defaults to 4s, so that with the jitter
+	// the API is found back within 5 s of its recovery, at the cost of one
+	// probe per 3–5 s while it is down (Hystrix, Polly and .NET's standard
+	// resilience handler break for 5 s).
 	OpenDelay time.Duration
+	// MaxOpenDelay bounds how far the open delay grows while an outage
+	// lasts: a fifteenth of the time since the breaker first opened, when
+	// that is longer than OpenDelay. A 45 s outage is probed every ~4 s; an
+	// hour-long one costs ~100 probes instead of 900, and its end is still
+	// noticed within a fifteenth of its length. Defaults to 60s.
+	MaxOpenDelay time.Duration
 	// JitterFactor spreads each open delay uniformly over
 	// OpenDelay·[1−JitterFactor, 1+JitterFactor], so breakers that opened
 	// together do not probe together. Defaults to 0.25.
@@ -98,7 +107,8 @@ const (
 	DefaultBreakerFailureRateThreshold = 0.5
 	DefaultBreakerMinRequests          = 10
 	DefaultBreakerWindow               = 30 * time.Second
-	DefaultBreakerOpenDelay            = 15 * time.Second
+	DefaultBreakerOpenDelay            = 4 * time.Second
+	DefaultBreakerMaxOpenDelay         = time.Minute
 	DefaultBreakerJitterFactor         = 0.25
 )
 
@@ -115,6 +125,9 @@ func (c BreakerConfig) WithDefaults() BreakerConfig {
 	}
 	if c.OpenDelay == 0 {
 		c.OpenDelay = DefaultBreakerOpenDelay
+	}
+	if c.MaxOpenDelay == 0 {
+		c.MaxOpenDelay = DefaultBreakerMaxOpenDelay
 	}
 	if c.JitterFactor == 0 {
 		c.JitterFactor = DefaultBreakerJitterFactor
@@ -146,6 +159,9 @@ func (c BreakerConfig) Validate() error {
 	}
 	if c.OpenDelay < 0 {
 		errs = append(errs, fmt.Errorf("open delay %v is negative", c.OpenDelay))
+	}
+	if c.MaxOpenDelay < 0 {
+		errs = append(errs, fmt.Errorf("max open delay %v is negative", c.MaxOpenDelay))
 	}
 	if !(c.JitterFactor >= 0 && c.JitterFactor <= 1) {
 		errs = append(errs, fmt.Errorf("jitter factor %v is outside [0, 1]", c.JitterFactor))
@@ -181,6 +197,9 @@ func NewBreakers(cfg BreakerConfig) *Breakers {
 	}
 	if cfg.OpenDelay < 0 {
 		cfg.OpenDelay = d.OpenDelay
+	}
+	if cfg.MaxOpenDelay < 0 {
+		cfg.MaxOpenDelay = d.MaxOpenDelay
 	}
 	if !(cfg.JitterFactor >= 0 && cfg.JitterFactor <= 1) {
 		cfg.JitterFactor = d.JitterFactor
@@ -240,10 +259,13 @@ type Breaker struct {
 	slotDur  time.Duration
 	slots    [breakerSlots]breakerSlot
 	openedAt time.Time
-	delay    time.Duration // current open delay
-	probing  bool          // half-open: the probe permit is taken
-	streak   int           // closed: failures recorded since the last success
-	changed  chan struct{} // closed and replaced when a permit may have become available
+	// downSince is when the breaker opened after being closed: the start
+	// of the outage, kept while probes fail.
+	downSince time.Time
+	delay     time.Duration // current open delay
+	probing   bool          // half-open: the probe permit is taken
+	streak    int           // closed: failures recorded since the last success
+	changed   chan struct{} // closed and replaced when a permit may have become available
 }
 
 type breakerSlot struct {
@@ -485,8 +507,13 @@ func (b *Breaker) setState(to BreakerState, ts []transition) []transition {
 	switch to {
 	case BreakerOpen:
 		b.openedAt = b.cfg.Clock()
+		if from == BreakerClosed {
+			b.downSince = b.openedAt
+		}
+		// Outage so far / 15, between OpenDelay and MaxOpenDelay.
+		grown := min(b.openedAt.Sub(b.downSince)/15, b.cfg.MaxOpenDelay)
 		j := b.cfg.JitterFactor * (2*b.cfg.Rand() - 1)
-		b.delay = time.Duration(math.Round(float64(b.cfg.OpenDelay) * (1 + j)))
+		b.delay = time.Duration(math.Round(float64(max(b.cfg.OpenDelay, grown)) * (1 + j)))
 	case BreakerClosed:
 		b.slots = [breakerSlots]breakerSlot{}
 	}

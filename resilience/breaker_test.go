@@ -406,3 +406,53 @@ func TestBreakerWait(t *testing.T) {
 		}
 	})
 }
+
+// TestBreakerOpenDelayGrowsWithTheOutage checks the open delay: OpenDelay
+// while an outage is young, a fifteenth of its age once that is longer, never
+// above MaxOpenDelay, and OpenDelay again for the next outage.
+func TestBreakerOpenDelayGrowsWithTheOutage(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	b := NewBreakers(BreakerConfig{
+		MinRequests: 1, OpenDelay: 4 * time.Second, MaxOpenDelay: time.Minute,
+		Rand: func() float64 { return 0.5 }, Clock: clock.Now, // no jitter
+	}).For("api.example")
+	call(t, b, false) // opens
+	start := clock.Now()
+	var delays []time.Duration
+	// Probes fail for 30 minutes.
+	for clock.Now().Sub(start) < 30*time.Minute {
+		d := b.RetryIn()
+		delays = append(delays, d)
+		clock.Advance(d)
+		call(t, b, false)
+	}
+	for i, d := range delays {
+		age := time.Duration(0)
+		for _, p := range delays[:i] {
+			age += p
+		}
+		want := min(max(4*time.Second, age/15), time.Minute)
+		if d != want {
+			t.Fatalf("open delay %d (outage %v old) = %v, want %v", i+1, age, d, want)
+		}
+	}
+	// A 45 s outage sees one probe every 4 s; 30 minutes, far fewer than
+	// one per 4 s (450).
+	if delays[10] != 4*time.Second {
+		t.Errorf("11th open delay = %v, want 4s", delays[10])
+	}
+	if len(delays) > 90 {
+		t.Errorf("%d probes in a 30-minute outage, want at most 90", len(delays))
+	}
+	// Recovery, then a new outage starts from OpenDelay again.
+	clock.Advance(b.RetryIn())
+	call(t, b, true)
+	if got := b.State(); got != BreakerClosed {
+		t.Fatalf("state after a successful probe = %v, want closed", got)
+	}
+	call(t, b, false)
+	if d := b.RetryIn(); d != 4*time.Second {
+		t.Errorf("open delay of the next outage = %v, want 4s", d)
+	}
+}
