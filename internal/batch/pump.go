@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/riverqueue/river/rivertype"
+
 	"github.com/durascribe/durascribe/transcribe"
 )
 
@@ -27,20 +29,44 @@ type uploadPump struct {
 	mu    sync.Mutex
 	gated []int64             // snoozed at the upload gate, oldest first (may hold stale ids)
 	isSet map[int64]struct{}  // the ids of gated still waiting
+	at    map[int64]time.Time // when each job was last gated
 	woken map[int64]time.Time // woken, not run yet: when
 	kick  chan struct{}       // capacity 1: a pass is due
 }
 
 func newUploadPump() *uploadPump {
-	return &uploadPump{isSet: map[int64]struct{}{}, woken: map[int64]time.Time{}, kick: make(chan struct{}, 1)}
+	return &uploadPump{
+		isSet: map[int64]struct{}{}, at: map[int64]time.Time{}, woken: map[int64]time.Time{},
+		kick: make(chan struct{}, 1),
+	}
 }
 
 // gate remembers a job snoozed at the upload gate.
 func (p *uploadPump) gate(id int64) {
 	p.mu.Lock()
+	p.at[id] = time.Now()
 	if _, ok := p.isSet[id]; !ok {
 		p.isSet[id] = struct{}{}
 		p.gated = append(p.gated, id)
+	}
+	p.mu.Unlock()
+}
+
+// regate puts back a job that take returned but that could not be woken
+// yet, when its running attempt began before it was gated: the attempt that
+// snoozed it, whose snooze River has not written yet. A later attempt is a
+// real run (the job came back by itself) and is left alone.
+func (p *uploadPump) regate(id int64, attemptedAt *time.Time) {
+	p.mu.Lock()
+	delete(p.woken, id)
+	gatedAt, ok := p.at[id]
+	if !ok || attemptedAt == nil || !attemptedAt.Before(gatedAt) {
+		p.mu.Unlock()
+		return
+	}
+	if _, ok := p.isSet[id]; !ok {
+		p.isSet[id] = struct{}{}
+		p.gated = append([]int64{id}, p.gated...)
 	}
 	p.mu.Unlock()
 }
@@ -49,6 +75,7 @@ func (p *uploadPump) gate(id int64) {
 func (p *uploadPump) ran(id int64) {
 	p.mu.Lock()
 	delete(p.isSet, id)
+	delete(p.at, id)
 	delete(p.woken, id)
 	p.mu.Unlock()
 }
@@ -108,11 +135,20 @@ func (r *Runner) runPump(ctx context.Context) {
 		// so that woken jobs find an upload slot rather than snooze again.
 		room := min(r.cfg.Concurrency-m[transcribe.StageCreate]-len(r.uploads), 2*r.cfg.UploadConcurrency)
 		for _, id := range r.pump.take(room, time.Now()) {
-			if _, err := r.client.JobRetry(ctx, id); err != nil {
+			row, err := r.client.JobRetry(ctx, id)
+			switch {
+			case err != nil:
 				r.pump.ran(id)
 				if ctx.Err() == nil {
 					r.logger.Debug("wake job for upload", slog.Int64("job_id", id), slog.Any("error", err))
 				}
+			case row.State == rivertype.JobStateRunning:
+				// Its snooze is not written yet (River's completer batches
+				// results), and JobRetry leaves running jobs alone: left
+				// at that, it would wait out its whole snooze, which can be
+				// many seconds, and finish long after the rest of the
+				// batch. Keep it for the next pass.
+				r.pump.regate(id, row.AttemptedAt)
 			}
 		}
 	}
