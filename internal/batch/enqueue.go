@@ -23,7 +23,7 @@ type EnqueueResult struct {
 // running the same command twice is a no-op for them.
 func (s *Store) Enqueue(ctx context.Context, inputs []Input) (EnqueueResult, error) {
 	now := time.Now()
-	files, added, err := s.addFiles(ctx, inputs, now)
+	files, added, err := s.addFiles(ctx, largestFirst(inputs), now)
 	if err != nil {
 		return EnqueueResult{}, fmt.Errorf("enqueue: %w", err)
 	}

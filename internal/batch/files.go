@@ -1,11 +1,13 @@
 package batch
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +36,31 @@ type Input struct {
 	OutName string
 	// Params is the JSON of the transcript parameters (without audio_url).
 	Params json.RawMessage
+	// Size is a local file's size in bytes; 0 for URLs (unknown).
+	Size int64
+}
+
+// largestFirst returns the inputs in the order their files are queued: URLs
+// first (their length is unknown), then local files from the largest to the
+// smallest, each group otherwise in the order given. Long recordings started
+// first leave short ones to fill the last round of slots, rather than one
+// long transcript running alone at the end of the batch: the
+// longest-processing-time-first rule, with size standing in for duration.
+func largestFirst(inputs []Input) []Input {
+	out := slices.Clone(inputs)
+	slices.SortStableFunc(out, func(a, b Input) int {
+		au, bu := strings.HasPrefix(a.Key, "url:"), strings.HasPrefix(b.Key, "url:")
+		switch {
+		case au && bu:
+			return 0
+		case au:
+			return -1
+		case bu:
+			return 1
+		}
+		return cmp.Compare(b.Size, a.Size)
+	})
+	return out
 }
 
 // File is one input and its durable progress.

@@ -91,8 +91,11 @@ func writeWAVs(t testing.TB, dir string, n int) []string {
 	return paths
 }
 
-func wav(seed int) []byte {
-	const rate, samples = 8000, 4000
+func wav(seed int) []byte { return wavSamples(seed, 4000) }
+
+// wavSamples is a noisy 8 kHz mono WAV of samples samples.
+func wavSamples(seed, samples int) []byte {
+	const rate = 8000
 	data := make([]byte, samples*2)
 	x := uint32(seed*2654435761 + 1)
 	for i := range samples {

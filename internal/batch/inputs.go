@@ -111,6 +111,7 @@ func fileInput(abs string, fi fs.FileInfo, outName string) Input {
 		Key:     fmt.Sprintf("file:%s:%d:%d", abs, fi.Size(), fi.ModTime().UnixNano()),
 		Source:  abs,
 		OutName: outName,
+		Size:    fi.Size(),
 	}
 }
 

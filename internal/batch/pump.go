@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"container/heap"
 	"context"
 	"log/slog"
 	"sync"
@@ -24,10 +25,12 @@ const wokenTTL = time.Second
 // the uploaded-ahead buffer lacks, whenever a slot is taken or an upload
 // ends: demand-driven supply, without extra runs of jobs that would only be
 // turned away again. Their snooze stays as the backstop (other processes,
-// restarts).
+// restarts). Jobs are woken lowest id first, which is the queue's order
+// (largest file first, see largestFirst), not the order they were turned
+// away in.
 type uploadPump struct {
 	mu    sync.Mutex
-	gated []int64             // snoozed at the upload gate, oldest first (may hold stale ids)
+	gated idHeap              // snoozed at the upload gate, lowest id on top (may hold stale ids)
 	isSet map[int64]struct{}  // the ids of gated still waiting
 	at    map[int64]time.Time // when each job was last gated
 	woken map[int64]time.Time // woken, not run yet: when
@@ -47,7 +50,7 @@ func (p *uploadPump) gate(id int64) {
 	p.at[id] = time.Now()
 	if _, ok := p.isSet[id]; !ok {
 		p.isSet[id] = struct{}{}
-		p.gated = append(p.gated, id)
+		heap.Push(&p.gated, id)
 	}
 	p.mu.Unlock()
 }
@@ -66,7 +69,7 @@ func (p *uploadPump) regate(id int64, attemptedAt *time.Time) {
 	}
 	if _, ok := p.isSet[id]; !ok {
 		p.isSet[id] = struct{}{}
-		p.gated = append([]int64{id}, p.gated...)
+		heap.Push(&p.gated, id)
 	}
 	p.mu.Unlock()
 }
@@ -88,8 +91,8 @@ func (p *uploadPump) signal() {
 	}
 }
 
-// take returns up to n gated jobs to wake, oldest first, counting them as
-// woken.
+// take returns up to n gated jobs to wake, lowest id first, counting them
+// as woken.
 func (p *uploadPump) take(n int, now time.Time) []int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -101,8 +104,7 @@ func (p *uploadPump) take(n int, now time.Time) []int64 {
 	n -= len(p.woken)
 	var ids []int64
 	for n > 0 && len(p.gated) > 0 {
-		id := p.gated[0]
-		p.gated = p.gated[1:]
+		id := heap.Pop(&p.gated).(int64)
 		if _, ok := p.isSet[id]; !ok {
 			continue
 		}
@@ -133,7 +135,7 @@ func (r *Runner) runPump(ctx context.Context) {
 		// Room in the buffer (as uploadAhead counts it), less the uploads
 		// running; at most twice the upload concurrency on its way at once,
 		// so that woken jobs find an upload slot rather than snooze again.
-		room := min(r.cfg.Concurrency-m[transcribe.StageCreate]-len(r.uploads), 2*r.cfg.UploadConcurrency)
+		room := min(r.cfg.Concurrency-m[transcribe.StageCreate]-r.uploads.running(), 2*r.cfg.UploadConcurrency)
 		for _, id := range r.pump.take(room, time.Now()) {
 			row, err := r.client.JobRetry(ctx, id)
 			switch {
@@ -152,4 +154,18 @@ func (r *Runner) runPump(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// idHeap is a min-heap of job ids (container/heap).
+type idHeap []int64
+
+func (h idHeap) Len() int           { return len(h) }
+func (h idHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h idHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *idHeap) Push(x any)        { *h = append(*h, x.(int64)) }
+func (h *idHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }

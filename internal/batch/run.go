@@ -34,7 +34,7 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 		cfg:     cfg,
 		slots:   newSlots(cfg.Concurrency, slotWaiters(cfg.Concurrency)),
 		pump:    newUploadPump(),
-		uploads: make(chan struct{}, cfg.UploadConcurrency),
+		uploads: newUploadGate(cfg.UploadConcurrency, uploadWaiters(cfg)),
 		logger:  cfg.Logger,
 		stopCh:  make(chan struct{}),
 		ended:   make(chan struct{}, 1),
@@ -75,7 +75,7 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 	client, err := s.queue.newClient(&river.Config{
 		Logger:               riverLogger(cfg.Logger),
 		Workers:              workers,
-		Queues:               map[string]river.QueueConfig{QueueName: {MaxWorkers: cfg.Concurrency + cfg.UploadConcurrency + slotWaiters(cfg.Concurrency)}},
+		Queues:               map[string]river.QueueConfig{QueueName: {MaxWorkers: cfg.Concurrency + cfg.UploadConcurrency + slotWaiters(cfg.Concurrency) + uploadWaiters(cfg)}},
 		RetryPolicy:          retryPolicy{backoff: cfg.Retry},
 		MaxAttempts:          jobMaxAttempts,
 		JobTimeout:           cfg.JobTimeout,

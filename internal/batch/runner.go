@@ -182,7 +182,7 @@ type Runner struct {
 	slots   *slots
 	pump    *uploadPump
 	polls   dueTimes
-	uploads chan struct{}
+	uploads *uploadGate
 	logger  *slog.Logger
 
 	stopping     atomic.Bool
@@ -237,12 +237,21 @@ func (r *Runner) gateDelay(uploaded bool) time.Duration {
 	return max(time.Duration(rand.Float64()*spread), 2*time.Millisecond)
 }
 
+// uploadWaiters is how many jobs may wait in-process for an upload slot:
+// enough to fill the files uploaded ahead of free transcript slots, so that
+// the first pass of River over the queue, which meets every job in a
+// fraction of a second, uploads them in queue order rather than whichever
+// it meets when an upload slot frees.
+func uploadWaiters(cfg RunConfig) int { return cfg.Concurrency + cfg.UploadConcurrency }
+
 // slotWaiters is how many jobs may wait in-process for a transcript slot
 // (each holds a River worker while it waits; the queue has this many extra):
-// a quarter of the slots, at least 2. Slots free in bursts (transcripts
-// created together end together); a freed slot with no waiter stays idle
-// until a snoozed file comes back through River's fetch.
-func slotWaiters(concurrency int) int { return max(2, concurrency/4) }
+// as many as files may be uploaded ahead of free slots, so that every
+// uploaded file waits here, and the largest of them takes the next freed
+// slot at once. A freed slot with no waiter would stay idle until a snoozed
+// file came back through River's fetch, and a snoozed file would lose its
+// turn to files uploaded after it.
+func slotWaiters(concurrency int) int { return max(2, concurrency) }
 
 // slotPatience is how long a job waits in-process for a slot before it
 // snoozes.

@@ -16,21 +16,23 @@ import (
 // the limit can be overshot by at most the creates racing each other, which
 // the API absorbs by queueing (throttled), never by failing.
 //
-// A few jobs (at most cap(waiters)) may wait in-process for a slot instead of
+// Jobs (at most maxWaiters) may wait in-process for a slot instead of
 // snoozing, so that a slot freed by this process is taken at once rather than
 // when some snoozed job next comes back: the handoff latency otherwise adds to
-// every transcript of a long batch.
+// every transcript of a long batch. Waiters take freed slots lowest job id
+// first: the queue's order, largest file first (see largestFirst).
 type slots struct {
-	max   int
-	mu    sync.Mutex
-	local int
+	max        int
+	maxWaiters int
+	mu         sync.Mutex
+	local      int
+	waiting    map[int64]struct{} // job ids waiting in-process
 	// freed is closed and replaced whenever a slot may have been freed.
-	freed   chan struct{}
-	waiters chan struct{}
+	freed chan struct{}
 }
 
 func newSlots(max, waiters int) *slots {
-	return &slots{max: max, freed: make(chan struct{}), waiters: make(chan struct{}, waiters)}
+	return &slots{max: max, maxWaiters: waiters, waiting: map[int64]struct{}{}, freed: make(chan struct{})}
 }
 
 // notify wakes the jobs waiting for a slot.
@@ -47,22 +49,39 @@ func (sl *slots) freedCh() <-chan struct{} {
 	return sl.freed
 }
 
-// acquire takes a transcript slot, waiting up to patience for this process
-// to free one when the caller may wait; otherwise it only tries once.
-func (sl *slots) acquire(ctx context.Context, st *Store, patience time.Duration) (bool, error) {
-	select {
-	case sl.waiters <- struct{}{}:
-		defer func() { <-sl.waiters }()
-	default:
+// acquire takes a transcript slot for job id, waiting up to patience for
+// this process to free one when there is room among the waiters; otherwise
+// it tries once, and only if no lower job id waits.
+func (sl *slots) acquire(ctx context.Context, st *Store, id int64, patience time.Duration) (bool, error) {
+	sl.mu.Lock()
+	if len(sl.waiting) >= sl.maxWaiters {
+		lower := sl.lowerWaitingLocked(id)
+		sl.mu.Unlock()
+		if lower {
+			return false, nil
+		}
 		return sl.tryAcquire(ctx, st)
 	}
+	sl.waiting[id] = struct{}{}
+	sl.mu.Unlock()
+	defer func() {
+		sl.mu.Lock()
+		delete(sl.waiting, id)
+		sl.mu.Unlock()
+		sl.notify() // the next waiter's turn
+	}()
 	deadline := time.NewTimer(patience)
 	defer deadline.Stop()
 	for {
 		ch := sl.freedCh() // before trying, so that no wake-up is lost
-		ok, err := sl.tryAcquire(ctx, st)
-		if err != nil || ok {
-			return ok, err
+		sl.mu.Lock()
+		lower := sl.lowerWaitingLocked(id)
+		sl.mu.Unlock()
+		if !lower {
+			ok, err := sl.tryAcquire(ctx, st)
+			if err != nil || ok {
+				return ok, err
+			}
 		}
 		select {
 		case <-ch:
@@ -72,6 +91,17 @@ func (sl *slots) acquire(ctx context.Context, st *Store, patience time.Duration)
 			return false, context.Cause(ctx)
 		}
 	}
+}
+
+// lowerWaitingLocked reports whether a job with a lower id than id waits.
+// Requires sl.mu.
+func (sl *slots) lowerWaitingLocked(id int64) bool {
+	for w := range sl.waiting {
+		if w < id {
+			return true
+		}
+	}
+	return false
 }
 
 // stageCounts returns working files per stage.

@@ -64,7 +64,7 @@ func (s *Store) EnqueueUploaded(ctx context.Context, inputs []Input, cfg UploadC
 	if cfg.Transcribe.Breakers == nil {
 		cfg.Transcribe.Breakers = resilience.NewBreakers(resilience.BreakerConfig{})
 	}
-	files, added, err := s.addFiles(ctx, inputs, time.Now())
+	files, added, err := s.addFiles(ctx, largestFirst(inputs), time.Now())
 	if err != nil {
 		return UploadResult{}, fmt.Errorf("enqueue: %w", err)
 	}

@@ -104,14 +104,14 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 	endUpload := func() {
 		if uploading {
 			uploading = false
-			<-r.uploads
+			r.uploads.release()
 			r.pump.signal()
 		}
 	}
 	defer endUpload()
 	needsTranscript := cp.TranscriptID == "" && cp.Stage != transcribe.StageDone
 	if needsTranscript && cp.Stage == transcribe.StageCreate {
-		ok, err := r.slots.acquire(ctx, st, r.slotPatience())
+		ok, err := r.slots.acquire(ctx, st, job.ID, r.slotPatience())
 		if err != nil {
 			return err
 		}
@@ -130,13 +130,15 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 			r.pump.gate(job.ID)
 			return river.JobSnooze(r.gateDelay(false))
 		}
-		select {
-		case r.uploads <- struct{}{}:
-			uploading = true
-		default:
+		ok, err = r.uploads.acquire(ctx, job.ID, r.slotPatience())
+		if err != nil {
+			return err
+		}
+		if !ok {
 			r.pump.gate(job.ID)
 			return river.JobSnooze(r.gateDelay(false))
 		}
+		uploading = true
 	}
 	if f.StartedAt.IsZero() {
 		if err := st.markStarted(ctx, f.ID, now); err != nil {
@@ -162,7 +164,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 		// Just uploaded (or about to resubmit): only create if a slot is free.
 		if cp.Stage == transcribe.StageCreate && cp.IntentAt.IsZero() && cp.TranscriptID == "" && !holding {
 			endUpload()
-			ok, err := r.slots.acquire(ctx, st, r.slotPatience())
+			ok, err := r.slots.acquire(ctx, st, job.ID, r.slotPatience())
 			if err != nil {
 				return err
 			}
