@@ -407,6 +407,31 @@ func (b *Breaker) Wait(ctx context.Context) (*Permit, error) {
 	}
 }
 
+// sleepUnlessClosed waits d, or until ctx is done or the breaker is closed
+// again; it reports whether ctx is still live. A retry that backs off while
+// the host is down goes at once when a probe finds it back, rather than at
+// the end of a backoff drawn when it was down: that wait would hold the
+// caller's work (a transcript slot, say) from the recovered host.
+func (b *Breaker) sleepUnlessClosed(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		b.mu.Lock()
+		closed, changed := b.state == BreakerClosed, b.changed
+		b.mu.Unlock()
+		if closed {
+			return ctx.Err() == nil
+		}
+		select {
+		case <-t.C:
+			return true
+		case <-ctx.Done():
+			return false
+		case <-changed:
+		}
+	}
+}
+
 // State returns the current state. An open breaker whose delay has passed
 // reports (and becomes) half-open.
 func (b *Breaker) State() BreakerState {

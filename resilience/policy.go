@@ -113,7 +113,9 @@ func (p Policy) Validate() error {
 //
 // Between attempts Do waits Backoff.Delay(attempt−1), or, when the server
 // sent a Retry-After, exactly that plus a positive jitter of at most
-// min(10%, 1s): never less than asked. Before each attempt Do takes a permit
+// min(10%, 1s): never less than asked. A backoff (without Retry-After) that
+// begins while Breaker is open or half-open ends early if Breaker closes:
+// its probe found the host back. Before each attempt Do takes a permit
 // from Breaker, waiting for an open breaker when it allows. It records only
 // outcomes marked BreakerFailure as failures, and successes as successes;
 // other outcomes release the permit without a record.
@@ -188,7 +190,13 @@ func (p Policy) Do(ctx context.Context, op func(ctx context.Context, attempt int
 		}
 		a.Delay = delay
 		p.report(a)
-		if !sleep(ctx, delay) {
+		slept := false
+		if p.Breaker != nil && a.RetryAfter == 0 && delay > 0 && p.Breaker.State() != BreakerClosed {
+			slept = p.Breaker.sleepUnlessClosed(ctx, delay)
+		} else {
+			slept = sleep(ctx, delay)
+		}
+		if !slept {
 			return canceled(ctx, err)
 		}
 	}

@@ -418,3 +418,64 @@ func BenchmarkPolicyDo(b *testing.B) {
 		}
 	}
 }
+
+// TestDoBackoffEndsWhenBreakerCloses checks that a retry backing off while
+// the breaker is open goes as soon as another caller's probe closes it,
+// rather than at the end of its backoff; and that a Retry-After is still
+// waited in full.
+func TestDoBackoffEndsWhenBreakerCloses(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		fail      error
+		wantRetry time.Duration // from the first attempt to the second
+	}{
+		{"backoff", errTransient, 10 * time.Second},
+		{"retry-after", raErr{after: time.Minute}, time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				b := NewBreakers(BreakerConfig{
+					MinRequests: 1, OpenDelay: 10 * time.Second, JitterFactor: 0.0001,
+					Rand: func() float64 { return 0.5 },
+				}).For("api.example")
+				if tc.name == "retry-after" {
+					call(t, b, false) // open it: a 429 alone does not
+				}
+				p := Policy{
+					Breaker: b,
+					Backoff: Backoff{Base: time.Minute, Cap: time.Minute, MinDelay: time.Minute, MaxAttempts: 2},
+					Rand:    func() float64 { return 0.5 },
+				}
+				start := time.Now()
+				var starts []time.Duration
+				op := func(context.Context, int) error {
+					starts = append(starts, time.Since(start))
+					if len(starts) == 1 {
+						return tc.fail
+					}
+					return nil
+				}
+				done := make(chan error, 1)
+				go func() { done <- p.Do(t.Context(), op, classifyTest) }()
+				// Another caller probes when the breaker half-opens, and
+				// the host is back.
+				time.Sleep(10 * time.Second)
+				call(t, b, true)
+				if got := b.State(); got != BreakerClosed {
+					t.Fatalf("breaker %v after a successful probe, want closed", got)
+				}
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+				if len(starts) != 2 {
+					t.Fatalf("%d attempts, want 2", len(starts))
+				}
+				if got := starts[1] - starts[0]; got < tc.wantRetry || got > tc.wantRetry+2*time.Second {
+					t.Errorf("second attempt %v after the first, want %v", got, tc.wantRetry)
+				}
+			})
+		})
+	}
+}
