@@ -113,7 +113,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 	if needsTranscript && cp.Stage == transcribe.StageCreate {
 		ok, err := r.slots.acquire(ctx, st, job.ID, r.slotPatience())
 		if err != nil {
-			return err
+			return stopWait(ctx, err)
 		}
 		if !ok {
 			return river.JobSnooze(r.gateDelay(true))
@@ -132,7 +132,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 		}
 		ok, err = r.uploads.acquire(ctx, job.ID, r.slotPatience())
 		if err != nil {
-			return err
+			return stopWait(ctx, err)
 		}
 		if !ok {
 			r.pump.gate(job.ID)
@@ -211,6 +211,16 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 		return river.JobSnooze(r.gateDelay(true))
 	}
 	return r.handleError(ctx, job.ID, f, err)
+}
+
+// stopWait is what a job returns when waiting in-process for a slot ended
+// in err: a snooze when the run is stopping (ctx done), so that nothing
+// counts as a failed attempt and a re-run takes the file at once.
+func stopWait(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return river.JobSnooze(time.Second)
+	}
+	return err
 }
 
 // retried reports whether River puts a job that returned err in its retry
