@@ -82,3 +82,77 @@ func TestUploadsRunAheadOfSlots(t *testing.T) {
 		t.Errorf("%d files uploaded before the first poll, want %d (%d in flight + %d ahead)", ahead, want, conc, conc)
 	}
 }
+
+// TestUploadsAheadAreBounded checks the other side: at most --concurrency
+// files are uploaded and waiting for a transcript slot at any time, also in
+// the first pass of River over the queue, when every job runs within a
+// fraction of a second and uploads take milliseconds (an upload_url that
+// waits long enough expires).
+func TestUploadsAheadAreBounded(t *testing.T) {
+	t.Parallel()
+	const (
+		scale = 0.2
+		n     = 40
+		conc  = 4
+	)
+	dir := t.TempDir()
+	writeWAVs(t, dir, n)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	st, err := batch.Open(ctx, filepath.Join(t.TempDir(), "bounded.db"), batch.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close() //nolint:errcheck // test teardown
+	inputs, err := batch.ResolveInputs([]string{dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Enqueue(ctx, inputs); err != nil {
+		t.Fatal(err)
+	}
+	em := emulatortest.New(t, emulator.Config{Seed: 10, TimeScale: scale})
+	cfg := runConfig(t, em.URL, em.APIKey, scale, "")
+	cfg.Concurrency, cfg.UploadConcurrency = conc, conc
+	cfg.RequestsPerSecond = 5000
+	if sum, err := st.Run(ctx, cfg); err != nil || sum.Done != n {
+		t.Fatalf("run: %v, %+v", err, sum)
+	}
+	files, err := st.Files(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type span struct{ uploaded, created time.Time }
+	var spans []span
+	for _, f := range files {
+		atts, err := st.Attempts(ctx, f.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s span
+		for _, a := range atts {
+			switch {
+			case a.Stage == "upload" && a.StatusCode == 200:
+				s.uploaded = a.Start // the upload_url is saved after this
+			case a.Stage == "create" && a.StatusCode == 200:
+				s.created = a.Start
+			}
+		}
+		spans = append(spans, s)
+	}
+	most := 0
+	for _, at := range spans {
+		ahead := 0
+		for _, s := range spans {
+			if !s.uploaded.After(at.uploaded) && s.created.After(at.uploaded) {
+				ahead++
+			}
+		}
+		most = max(most, ahead)
+	}
+	// Files uploading or uploaded and not yet created, at the start of each
+	// upload: the limit, plus the upload that starts.
+	if most > conc+1 {
+		t.Errorf("up to %d files uploaded ahead of their create, want at most %d", most, conc+1)
+	}
+}

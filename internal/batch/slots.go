@@ -150,13 +150,16 @@ func (sl *slots) release() {
 
 // uploadAhead reports whether another file may be uploaded: uploads run ahead
 // of free transcript slots by at most max files, so that upload_urls do not
-// age while they wait.
-func (sl *slots) uploadAhead(ctx context.Context, st *Store) (bool, error) {
+// age while they wait. uploading is the number of other uploads of this
+// process in progress, which count as ahead already: uploads take
+// milliseconds, and a batch's first pass over its jobs would otherwise
+// upload most of them before the first saves its upload_url.
+func (sl *slots) uploadAhead(ctx context.Context, st *Store, uploading int) (bool, error) {
 	m, err := st.stageCounts(ctx)
 	if err != nil {
 		return false, err
 	}
-	return m[transcribe.StageCreate] < sl.max, nil
+	return m[transcribe.StageCreate]+uploading < sl.max, nil
 }
 
 func isURL(source string) bool {

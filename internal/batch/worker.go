@@ -122,7 +122,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 		r.pump.signal()
 	}
 	if needsTranscript && (cp.Stage == "" || cp.Stage == transcribe.StageUpload) && !isURL(cp.Source) {
-		ok, err := r.slots.uploadAhead(ctx, st)
+		ok, err := r.slots.uploadAhead(ctx, st, r.uploads.running())
 		if err != nil {
 			return err
 		}
@@ -139,6 +139,16 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 			return river.JobSnooze(r.gateDelay(false))
 		}
 		uploading = true
+		// Again with the upload slot held: others may have filled the
+		// files uploaded ahead while this job waited for it.
+		if ok, err = r.slots.uploadAhead(ctx, st, r.uploads.running()-1); err != nil || !ok {
+			endUpload()
+			if err != nil {
+				return err
+			}
+			r.pump.gate(job.ID)
+			return river.JobSnooze(r.gateDelay(false))
+		}
 	}
 	if f.StartedAt.IsZero() {
 		if err := st.markStarted(ctx, f.ID, now); err != nil {
