@@ -407,12 +407,13 @@ func (b *Breaker) Wait(ctx context.Context) (*Permit, error) {
 	}
 }
 
-// sleepUnlessClosed waits d, or until ctx is done or the breaker is closed
-// again; it reports whether ctx is still live. A retry that backs off while
-// the host is down goes at once when a probe finds it back, rather than at
-// the end of a backoff drawn when it was down: that wait would hold the
-// caller's work (a transcript slot, say) from the recovered host.
-func (b *Breaker) sleepUnlessClosed(ctx context.Context, d time.Duration) bool {
+// SleepUnlessClosed waits d, or until ctx is done or the breaker is closed
+// (at once if it is closed now); it reports whether ctx is still live. A
+// retry that backs off while the host is down goes at once when a probe
+// finds it back, rather than at the end of a backoff drawn when it was down:
+// that wait would hold the caller's work (a transcript slot, say) from the
+// recovered host. Do not use it for a server's Retry-After.
+func (b *Breaker) SleepUnlessClosed(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	for {

@@ -192,7 +192,7 @@ func (p Policy) Do(ctx context.Context, op func(ctx context.Context, attempt int
 		p.report(a)
 		slept := false
 		if p.Breaker != nil && a.RetryAfter == 0 && delay > 0 && p.Breaker.State() != BreakerClosed {
-			slept = p.Breaker.sleepUnlessClosed(ctx, delay)
+			slept = p.Breaker.SleepUnlessClosed(ctx, delay)
 		} else {
 			slept = sleep(ctx, delay)
 		}

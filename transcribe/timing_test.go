@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -155,6 +156,55 @@ func TestReconcileInsideCreateDoesNotWaitForItsOwnProbe(t *testing.T) {
 		}
 		if _, creates, _, transcripts := api.counts(); creates != 2 || transcripts != 1 || api.lists == 0 {
 			t.Fatalf("creates=%d transcripts=%d lists=%d, want 2, 1, ≥1", creates, transcripts, api.lists)
+		}
+	})
+}
+
+// TestBackoffAfterAnOutageEndsWhenAnotherCallerFindsTheAPIBack checks Resume's
+// wait after retries run out while the API is down: a backoff of its own
+// ends as soon as another caller's probe closes the breaker, rather than a
+// minute later.
+func TestBackoffAfterAnOutageEndsWhenAnotherCallerFindsTheAPIBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		api := newFakeAPI()
+		var down atomic.Bool
+		down.Store(true)
+		api.onUpload = func(_ int, w http.ResponseWriter) bool {
+			return down.Load() && apiError(503, "Service Unavailable")(w)
+		}
+		client, _ := assemblyai.New(assemblyai.Config{
+			APIKey: assemblyai.APIKey(api.key), BaseURL: "http://127.0.0.1:1",
+			HTTPClient: &http.Client{Transport: handlerTransport{api}},
+		})
+		prof := testProfile()
+		prof.Backoff = resilience.Backoff{Base: time.Minute, Cap: time.Minute, MinDelay: time.Minute, MaxAttempts: 1}
+		breakers := resilience.NewBreakers(resilience.BreakerConfig{
+			ConsecutiveFailures: 1, OpenDelay: 10 * time.Second, JitterFactor: 0.01,
+		})
+		tr, _ := New(Config{Client: client, Profile: prof, Breakers: breakers, GiveUpAfter: time.Hour})
+		dir := t.TempDir()
+		a, b := filepath.Join(dir, "a.wav"), filepath.Join(dir, "b.wav")
+		_ = os.WriteFile(a, []byte("bytes a"), 0o600)
+		_ = os.WriteFile(b, []byte("bytes b"), 0o600)
+
+		start := time.Now()
+		doneA := make(chan time.Duration, 1)
+		go func() {
+			if _, err := tr.Transcribe(t.Context(), a, assemblyai.TranscriptParams{}); err != nil {
+				t.Error(err)
+			}
+			doneA <- time.Since(start)
+		}()
+		// a's upload fails, opens the breaker, and a backs off for a minute.
+		time.Sleep(5 * time.Second)
+		down.Store(false)
+		// b comes when the breaker half-opens: its upload is the probe.
+		time.Sleep(6 * time.Second)
+		if _, err := tr.Transcribe(t.Context(), b, assemblyai.TranscriptParams{}); err != nil {
+			t.Fatal(err)
+		}
+		if d := <-doneA; d > 20*time.Second {
+			t.Errorf("a done %v after it started, want soon after b's probe (~11 s), not after its 1-minute backoff", d)
 		}
 	})
 }

@@ -196,10 +196,21 @@ func (t *Transcriber) Resume(ctx context.Context, cp Checkpoint, params assembly
 			if now.After(giveUp) {
 				return nil, cp, fmt.Errorf("give up after %s: %w", t.cfg.GiveUpAfter, err)
 			}
+			// A wait of our own (a backoff, or the breaker's open delay) ends
+			// early if another caller's probe finds the API back; a server's
+			// Retry-After is waited in full.
+			var boe *resilience.BreakerOpenError
+			untilClosed := after <= 0 || errors.As(err, &boe)
 			if after <= 0 {
 				after = t.cfg.Profile.Backoff.Delay(cp.Attempts[cp.Stage], t.cfg.Rand)
 			}
 			wait = after
+			if b := t.cfg.Breakers.For(t.cfg.Client.Host()); untilClosed && b.State() != resilience.BreakerClosed {
+				if !b.SleepUnlessClosed(ctx, wait) {
+					return nil, cp, context.Cause(ctx)
+				}
+				continue
+			}
 		} else {
 			giveUp = time.Time{}
 		}
