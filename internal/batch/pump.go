@@ -29,18 +29,20 @@ const wokenTTL = time.Second
 // (largest file first, see largestFirst), not the order they were turned
 // away in.
 type uploadPump struct {
-	mu    sync.Mutex
-	gated idHeap              // snoozed at the upload gate, lowest id on top (may hold stale ids)
-	isSet map[int64]struct{}  // the ids of gated still waiting
-	at    map[int64]time.Time // when each job was last gated
-	woken map[int64]time.Time // woken, not run yet: when
-	kick  chan struct{}       // capacity 1: a pass is due
+	mu     sync.Mutex
+	gated  idHeap              // snoozed at the upload gate, lowest id on top (may hold stale ids)
+	inHeap map[int64]struct{}  // the ids in gated, stale or not: each once
+	isSet  map[int64]struct{}  // the ids of gated still waiting
+	at     map[int64]time.Time // when each job was last gated
+	woken  map[int64]time.Time // woken, not run yet: when
+	kick   chan struct{}       // capacity 1: a pass is due
 }
 
 func newUploadPump() *uploadPump {
 	return &uploadPump{
-		isSet: map[int64]struct{}{}, at: map[int64]time.Time{}, woken: map[int64]time.Time{},
-		kick: make(chan struct{}, 1),
+		inHeap: map[int64]struct{}{}, isSet: map[int64]struct{}{}, at: map[int64]time.Time{},
+		woken: map[int64]time.Time{},
+		kick:  make(chan struct{}, 1),
 	}
 }
 
@@ -48,10 +50,7 @@ func newUploadPump() *uploadPump {
 func (p *uploadPump) gate(id int64) {
 	p.mu.Lock()
 	p.at[id] = time.Now()
-	if _, ok := p.isSet[id]; !ok {
-		p.isSet[id] = struct{}{}
-		heap.Push(&p.gated, id)
-	}
+	p.push(id)
 	p.mu.Unlock()
 }
 
@@ -67,11 +66,25 @@ func (p *uploadPump) regate(id int64, attemptedAt *time.Time) {
 		p.mu.Unlock()
 		return
 	}
-	if _, ok := p.isSet[id]; !ok {
-		p.isSet[id] = struct{}{}
+	p.push(id)
+	p.mu.Unlock()
+}
+
+// push marks id as waiting and puts it in the heap unless it is there
+// already (a job turned away again before the pump took it). Requires p.mu.
+func (p *uploadPump) push(id int64) {
+	p.isSet[id] = struct{}{}
+	if _, ok := p.inHeap[id]; !ok {
+		p.inHeap[id] = struct{}{}
 		heap.Push(&p.gated, id)
 	}
-	p.mu.Unlock()
+}
+
+// pop takes the lowest id off the heap. Requires p.mu.
+func (p *uploadPump) pop() int64 {
+	id := heap.Pop(&p.gated).(int64)
+	delete(p.inHeap, id)
+	return id
 }
 
 // ran forgets a job when it runs again.
@@ -104,7 +117,7 @@ func (p *uploadPump) take(n int, now time.Time) []int64 {
 	n -= len(p.woken)
 	var ids []int64
 	for n > 0 && len(p.gated) > 0 {
-		id := heap.Pop(&p.gated).(int64)
+		id := p.pop()
 		if _, ok := p.isSet[id]; !ok {
 			continue
 		}
