@@ -120,6 +120,9 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 		}
 		holding = true
 		r.pump.signal()
+		if r.stopping.Load() { // stopped while this job waited
+			return river.JobSnooze(time.Second)
+		}
 	}
 	if needsTranscript && (cp.Stage == "" || cp.Stage == transcribe.StageUpload) && !isURL(cp.Source) {
 		ok, err := r.slots.uploadAhead(ctx, st, r.uploads.running())
@@ -139,6 +142,11 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 			return river.JobSnooze(r.gateDelay(false))
 		}
 		uploading = true
+		// The run may have stopped while this job waited (a 401 on
+		// another upload): send nothing more.
+		if r.stopping.Load() {
+			return river.JobSnooze(time.Second)
+		}
 		// Again with the upload slot held: others may have filled the
 		// files uploaded ahead while this job waited for it.
 		if ok, err = r.slots.uploadAhead(ctx, st, r.uploads.running()-1); err != nil || !ok {
@@ -183,6 +191,9 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 			}
 			holding = true
 			r.pump.signal()
+			if r.stopping.Load() { // stopped while this job waited: create nothing
+				return errNoSlot
+			}
 		}
 		return nil
 	}
