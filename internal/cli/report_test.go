@@ -53,11 +53,12 @@ func outageBatch(t *testing.T) (db, logFile string) {
 	if err := os.WriteFile(filepath.Join(in, "silent.wav"), silence, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// An outage from the emulator's start, 1 s long at this time scale, so
+	// An outage from the emulator's start, 3 s long at this time scale, so
 	// that the files meet it however slowly the run starts (the named
-	// "outage" scenario begins 0.1 s in at this scale and may be over first).
+	// "outage" scenario begins 0.1 s in at this scale and may be over first;
+	// 1 s was once over before the first upload, in CI under -race).
 	outage := filepath.Join(dir, "outage.json")
-	if err := os.WriteFile(outage, []byte(`{"name": "outage", "outages": [{"start": 0, "end": 100}]}`), 0o600); err != nil {
+	if err := os.WriteFile(outage, []byte(`{"name": "outage", "outages": [{"start": 0, "end": 300}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	db, logFile = filepath.Join(dir, "jobs.db"), filepath.Join(dir, "log.txt")
