@@ -56,7 +56,7 @@ func ExampleLookupProfile() {
 	}
 	// Output:
 	// realtime: base 1s cap 8s attempts 4 elapsed 30s; Retry-After cap 10s; poll 1s–5s
-	// default: base 5s cap 1m0s attempts 5 elapsed 5m0s; Retry-After cap 2m0s; poll 3s–15s
+	// default: base 1s cap 1m0s attempts 7 elapsed 5m0s; Retry-After cap 2m0s; poll 3s–15s
 	// batch: base 1m0s cap 10m0s attempts -1 elapsed 24h0m0s; Retry-After cap 10m0s; poll 10s–1m0s
 	// look up profile: unknown profile "turbo" (valid: realtime, default, batch)
 }

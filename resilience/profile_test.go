@@ -42,7 +42,7 @@ func TestProfileSchedules(t *testing.T) {
 		min         time.Duration
 	}{
 		{"realtime", time.Second, 8 * time.Second, 0},
-		{"default", 5 * time.Second, time.Minute, 0},
+		{"default", time.Second, time.Minute, 0},
 		{"batch", time.Minute, 10 * time.Minute, 30 * time.Second},
 	}
 	for _, tt := range tests {
