@@ -98,12 +98,14 @@ func TestLargestFilesStartFirst(t *testing.T) {
 	// In input order the first third would average size rank 15.5 and the
 	// last 79.5 (a difference of -64); largest first, the reverse (+64);
 	// in a random order the difference is 0 with a standard deviation of
-	// ~7. Jobs racing for the first upload slots blur the order: measured
-	// differences 36–57 on an idle machine, 18–25 under -race beside other
-	// packages' tests. Ask for a margin above chance, not a sort.
+	// ~7. Jobs racing for slots blur the order: measured differences 36–57
+	// on an idle machine, 18–25 under -race beside other packages' tests,
+	// 8–14 in CI. The test asks for the sign: the queue's order wins over
+	// the input's, which it could not without largestFirst.
 	first, last := mean(got[:n/3]), mean(got[n-n/3:])
-	if first < last+n/12 {
-		t.Errorf("mean size rank of the first third created %.1f, of the last third %.1f: want the first larger by at least %d (%v)",
-			first, last, n/12, got)
+	if first <= last {
+		t.Errorf("mean size rank of the first third created %.1f, of the last third %.1f: want the first larger (%v)",
+			first, last, got)
 	}
+	t.Logf("mean size rank of the first third created %.1f, of the last third %.1f", first, last)
 }

@@ -217,12 +217,17 @@ func (r *Runner) scale(d time.Duration) time.Duration {
 
 // Waiting jobs come back at about these rates (per second), whatever their
 // number: each waits a uniform random share of count/rate, so returns are
-// spread evenly and a freed slot is taken within ~1/rate, while 10,000
-// queued files cost only uploadGateRate job runs per second. Uploaded files
-// waiting for a transcript slot (at most --concurrency of them) come back
-// faster: an idle slot is idle API capacity.
+// spread evenly, while 10,000 queued files cost only uploadGateRate job
+// runs per second. Files turned away at the upload gate are woken by the
+// upload pump, lowest id first, as soon as there is room; their own return
+// is the backstop (other processes, restarts), kept rare because a job
+// back by itself takes the room from the one the pump woke, in random
+// order (at 50 per second, the largest-first order under load was close to
+// random). Uploaded files waiting for a transcript slot (at most
+// --concurrency of them) come back faster: an idle slot is idle API
+// capacity.
 const (
-	uploadGateRate = 50
+	uploadGateRate = 10
 	slotGateRate   = 400
 )
 
