@@ -190,13 +190,11 @@ func (p Policy) Do(ctx context.Context, op func(ctx context.Context, attempt int
 		}
 		a.Delay = delay
 		p.report(a)
-		slept := false
+		wait := sleep
 		if p.Breaker != nil && a.RetryAfter == 0 && delay > 0 && p.Breaker.State() != BreakerClosed {
-			slept = p.Breaker.SleepUnlessClosed(ctx, delay)
-		} else {
-			slept = sleep(ctx, delay)
+			wait = p.Breaker.SleepUnlessClosed
 		}
-		if !slept {
+		if !wait(ctx, delay) {
 			return canceled(ctx, err)
 		}
 	}

@@ -1,14 +1,8 @@
 package batch_test
 
 import (
-	"context"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/durascribe/durascribe/emulator"
-	"github.com/durascribe/durascribe/emulator/emulatortest"
-	"github.com/durascribe/durascribe/internal/batch"
 )
 
 // TestUploadsRunAheadOfSlots checks that files upload ahead of free
@@ -26,39 +20,11 @@ func TestUploadsRunAheadOfSlots(t *testing.T) {
 	)
 	dir := t.TempDir()
 	writeWAVs(t, dir, n)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	st, err := batch.Open(ctx, filepath.Join(t.TempDir(), "ahead.db"), batch.OpenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close() //nolint:errcheck // test teardown
-	inputs, err := batch.ResolveInputs([]string{dir}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Enqueue(ctx, inputs); err != nil {
-		t.Fatal(err)
-	}
-	em := emulatortest.New(t, emulator.Config{Seed: 9, TimeScale: scale})
-	cfg := runConfig(t, em.URL, em.APIKey, scale, "")
-	cfg.Concurrency, cfg.UploadConcurrency = conc, 1
-	cfg.RequestsPerSecond = 5000
-	if sum, err := st.Run(ctx, cfg); err != nil || sum.Done != n {
-		t.Fatalf("run: %v, %+v", err, sum)
-	}
-	files, err := st.Files(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := runDir(t, dir, 9, scale, conc, 1)
 	var uploads []time.Time
 	firstDone := time.Time{}
 	for _, f := range files {
-		atts, err := st.Attempts(ctx, f.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, a := range atts {
+		for _, a := range f.attempts {
 			end := a.Start.Add(a.Duration)
 			switch {
 			case a.Stage == "upload" && a.StatusCode == 200:
@@ -97,40 +63,12 @@ func TestUploadsAheadAreBounded(t *testing.T) {
 	)
 	dir := t.TempDir()
 	writeWAVs(t, dir, n)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	st, err := batch.Open(ctx, filepath.Join(t.TempDir(), "bounded.db"), batch.OpenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close() //nolint:errcheck // test teardown
-	inputs, err := batch.ResolveInputs([]string{dir}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Enqueue(ctx, inputs); err != nil {
-		t.Fatal(err)
-	}
-	em := emulatortest.New(t, emulator.Config{Seed: 10, TimeScale: scale})
-	cfg := runConfig(t, em.URL, em.APIKey, scale, "")
-	cfg.Concurrency, cfg.UploadConcurrency = conc, conc
-	cfg.RequestsPerSecond = 5000
-	if sum, err := st.Run(ctx, cfg); err != nil || sum.Done != n {
-		t.Fatalf("run: %v, %+v", err, sum)
-	}
-	files, err := st.Files(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := runDir(t, dir, 10, scale, conc, conc)
 	type span struct{ uploaded, created time.Time }
 	var spans []span
 	for _, f := range files {
-		atts, err := st.Attempts(ctx, f.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var s span
-		for _, a := range atts {
+		for _, a := range f.attempts {
 			switch {
 			case a.Stage == "upload" && a.StatusCode == 200:
 				s.uploaded = a.Start // the upload_url is saved after this

@@ -9,10 +9,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/durascribe/durascribe/assemblyai"
+	"github.com/durascribe/durascribe/emulator"
+	"github.com/durascribe/durascribe/emulator/emulatortest"
 	"github.com/durascribe/durascribe/internal/batch"
 	"github.com/durascribe/durascribe/transcribe"
 )
@@ -133,4 +136,52 @@ func runConfig(t testing.TB, url, key string, scale float64, out string) batch.R
 		UntilDone:  true,
 		JobTimeout: 20e9, RescueAfter: 25e9,
 	}
+}
+
+// fileAttempts is one file of a finished run with its attempts log.
+type fileAttempts struct {
+	file     *batch.File
+	attempts []batch.Attempt
+}
+
+// runDir queues the audio files of dir in a new SQLite store and runs them
+// against a fresh emulator (seed, time scale) with conc transcript slots and
+// uploads upload slots, the request-rate cap lifted. The test fails unless
+// every file is done. It returns the files with their attempts logs.
+func runDir(t *testing.T, dir string, seed int64, scale float64, conc, uploads int) []fileAttempts {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	st, err := batch.Open(ctx, filepath.Join(t.TempDir(), "run.db"), batch.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close() //nolint:errcheck // test teardown
+	inputs, err := batch.ResolveInputs([]string{dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Enqueue(ctx, inputs); err != nil {
+		t.Fatal(err)
+	}
+	em := emulatortest.New(t, emulator.Config{Seed: seed, TimeScale: scale})
+	cfg := runConfig(t, em.URL, em.APIKey, scale, "")
+	cfg.Concurrency, cfg.UploadConcurrency = conc, uploads
+	cfg.RequestsPerSecond = 5000
+	if sum, err := st.Run(ctx, cfg); err != nil || sum.Done != len(inputs) {
+		t.Fatalf("run: %v, %+v", err, sum)
+	}
+	files, err := st.Files(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]fileAttempts, 0, len(files))
+	for _, f := range files {
+		atts, err := st.Attempts(ctx, f.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fileAttempts{f, atts})
+	}
+	return out
 }

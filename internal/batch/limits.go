@@ -35,7 +35,11 @@ func (l *rateLimiter) Wait(ctx context.Context) error {
 	at := l.next
 	l.next = l.next.Add(l.interval)
 	l.mu.Unlock()
-	d := at.Sub(now)
+	return sleep(ctx, at.Sub(now))
+}
+
+// sleep waits d, or until ctx is done: then it returns context.Cause(ctx).
+func sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}

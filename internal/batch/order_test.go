@@ -1,17 +1,12 @@
 package batch_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/durascribe/durascribe/emulator"
-	"github.com/durascribe/durascribe/emulator/emulatortest"
-	"github.com/durascribe/durascribe/internal/batch"
 )
 
 // TestLargestFilesStartFirst checks the order of work: transcripts are
@@ -38,44 +33,16 @@ func TestLargestFilesStartFirst(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	st, err := batch.Open(ctx, filepath.Join(t.TempDir(), "order.db"), batch.OpenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close() //nolint:errcheck // test teardown
-	inputs, err := batch.ResolveInputs([]string{dir}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Enqueue(ctx, inputs); err != nil {
-		t.Fatal(err)
-	}
-	em := emulatortest.New(t, emulator.Config{Seed: 5, TimeScale: scale})
-	cfg := runConfig(t, em.URL, em.APIKey, scale, "")
-	cfg.Concurrency, cfg.UploadConcurrency = 8, 4
-	cfg.RequestsPerSecond = 5000
-	if sum, err := st.Run(ctx, cfg); err != nil || sum.Done != n {
-		t.Fatalf("run: %v, %+v", err, sum)
-	}
-	files, err := st.Files(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := runDir(t, dir, 5, scale, 8, 4)
 	type created struct {
 		name string
 		at   time.Time
 	}
 	var order []created
 	for _, f := range files {
-		atts, err := st.Attempts(ctx, f.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, a := range atts {
+		for _, a := range f.attempts {
 			if a.Stage == "create" && a.StatusCode == 200 {
-				order = append(order, created{filepath.Base(f.Source), a.Start})
+				order = append(order, created{filepath.Base(f.file.Source), a.Start})
 			}
 		}
 	}

@@ -304,14 +304,7 @@ func (r *Runner) awaitPoll(ctx context.Context, jobID int64) error {
 	if d <= 0 {
 		return nil
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
+	return sleep(ctx, d)
 }
 
 // dueTimes maps job ids to when their next poll is due.

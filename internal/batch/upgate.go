@@ -16,8 +16,8 @@ import (
 // jobs is close to random.
 type uploadGate struct {
 	mu         sync.Mutex
-	free       int
-	inUse      int
+	slots      int
+	free       int // slots - uploads in flight
 	maxWaiters int
 	waiters    idHeap
 	waiting    map[int64]*upWaiter
@@ -29,7 +29,7 @@ type upWaiter struct {
 }
 
 func newUploadGate(slots, maxWaiters int) *uploadGate {
-	return &uploadGate{free: slots, maxWaiters: maxWaiters, waiting: map[int64]*upWaiter{}}
+	return &uploadGate{slots: slots, free: slots, maxWaiters: maxWaiters, waiting: map[int64]*upWaiter{}}
 }
 
 // acquire takes an upload slot for job id, waiting up to patience when it
@@ -38,7 +38,6 @@ func (g *uploadGate) acquire(ctx context.Context, id int64, patience time.Durati
 	g.mu.Lock()
 	if g.free > 0 && g.lowestWaiter() > id {
 		g.free--
-		g.inUse++
 		g.mu.Unlock()
 		return true, nil
 	}
@@ -90,15 +89,13 @@ func (g *uploadGate) lowestWaiter() int64 {
 func (g *uploadGate) release() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.inUse--
 	for len(g.waiters) > 0 {
 		id := heap.Pop(&g.waiters).(int64)
 		w := g.waiting[id]
 		if w == nil || w.gone {
 			continue
 		}
-		delete(g.waiting, id)
-		g.inUse++
+		delete(g.waiting, id) // the slot passes to it: free is unchanged
 		close(w.granted)
 		return
 	}
@@ -109,5 +106,5 @@ func (g *uploadGate) release() {
 func (g *uploadGate) running() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.inUse
+	return g.slots - g.free
 }

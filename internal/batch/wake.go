@@ -56,14 +56,8 @@ func (r *Runner) wakeParkedLocked(host string) {
 		// from the recovered API until it is woken (a pass only after 1 s
 		// left full throughput 1.6-3.4 s late in the bench's outage).
 		for i, after := range wakePasses {
-			if i > 0 {
-				timer := time.NewTimer(after)
-				select {
-				case <-timer.C:
-				case <-r.wakeCtx.Done():
-					timer.Stop()
-					return
-				}
+			if i > 0 && sleep(r.wakeCtx, after) != nil {
+				return
 			}
 			n, err := r.wakeParked(r.wakeCtx, ids)
 			if err != nil && r.wakeCtx.Err() == nil {

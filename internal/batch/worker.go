@@ -92,11 +92,13 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 	// Limits: transcripts in flight (--concurrency, counted in the store so
 	// that it holds across processes) and uploads (--upload-concurrency).
 	holding, uploading := false, false
-	defer func() {
+	releaseSlot := func() {
 		if holding {
+			holding = false
 			r.slots.release()
 		}
-	}()
+	}
+	defer releaseSlot()
 	// endUpload frees the upload slot as soon as the upload is over, so
 	// that the next file uploads while this one waits for a transcript slot
 	// or its transcript: held to the end of the job run, the upload slots
@@ -208,16 +210,9 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 		if d > max(r.pollLead(), inProcessPoll) || r.stopping.Load() {
 			break
 		}
-		if holding { // the store counts the transcript from here
-			r.slots.release()
-			holding = false
-		}
+		releaseSlot() // the store counts the transcript from here
 		endUpload()
-		timer := time.NewTimer(d)
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-			timer.Stop()
+		if sleep(ctx, d) != nil {
 			return river.JobSnooze(d)
 		}
 		res, err = t.Step(ctx, res.Checkpoint, params, save)
