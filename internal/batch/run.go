@@ -26,6 +26,9 @@ type Summary struct {
 // account cannot work (ErrStopRun). It returns the counts at the end.
 func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 	cfg = cfg.WithDefaults()
+	if cfg.Webhook.Listener != nil {
+		defer func() { _ = cfg.Webhook.Listener.Close() }()
+	}
 	if err := cfg.Validate(); err != nil {
 		return Summary{}, err
 	}
@@ -37,6 +40,7 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 		uploads: newUploadGate(cfg.UploadConcurrency, uploadWaiters(cfg)),
 		logger:  cfg.Logger,
 		stopCh:  make(chan struct{}),
+		halt:    make(chan struct{}),
 		ended:   make(chan struct{}, 1),
 		parked:  map[int64]struct{}{},
 	}
@@ -88,6 +92,16 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 		return Summary{}, fmt.Errorf("create queue client: %w", err)
 	}
 	r.client = client
+	if cfg.Webhook.Listener != nil {
+		secret, err := s.webhookSecret(ctx)
+		if err != nil {
+			return Summary{}, err
+		}
+		if r.hooks, err = newWebhooks(cfg.Webhook, secret, r.wakeNotified, r.logger); err != nil {
+			return Summary{}, fmt.Errorf("run batch: %w", err)
+		}
+		defer r.hooks.close()
+	}
 
 	// Jobs for every unfinished file (a no-op for those that have one), and
 	// the queue un-paused in case a previous run died with its breaker open.
@@ -109,6 +123,9 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 	}
 	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 		return Summary{}, fmt.Errorf("start queue: %w", err)
+	}
+	if r.hooks != nil {
+		r.hooks.start()
 	}
 	r.wakes.Add(1)
 	go func() {
@@ -185,6 +202,7 @@ func (r *Runner) refreshBacklog(ctx context.Context) {
 // stop stops the River client: running attempts get StopGrace, then their
 // contexts are cancelled; their state is saved by the SaveFunc as they go.
 func (r *Runner) stop(ctx context.Context) {
+	r.haltOnce.Do(func() { close(r.halt) })
 	r.breakerMu.Lock()
 	if r.resumeTimer != nil {
 		r.resumeTimer.Stop()

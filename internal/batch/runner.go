@@ -87,6 +87,11 @@ type RunConfig struct {
 	// StopGrace is how long a graceful stop waits for running attempts
 	// before cancelling them. Defaults to 5 s.
 	StopGrace time.Duration
+	// Webhook, when its Listener is set, has AssemblyAI notify this run
+	// when transcripts end, so that jobs poll when told rather than at
+	// their estimated end (see WebhookConfig). Defaults to off: polling
+	// only, which needs no address reachable from the internet.
+	Webhook WebhookConfig
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
@@ -189,6 +194,11 @@ type Runner struct {
 	stopOnce     sync.Once
 	stopCause    error
 	stopCh       chan struct{}
+	// halt is closed when the run ends: in-process waits for a webhook
+	// notification end at once rather than holding the stop for StopGrace.
+	halt     chan struct{}
+	haltOnce sync.Once
+	hooks    *webhooks // nil without RunConfig.Webhook
 	ended        chan struct{} // a file ended: re-check UntilDone now
 	outputErrors atomic.Int64
 	// Files waiting for an upload slot and for a transcript slot, refreshed

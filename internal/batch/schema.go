@@ -47,5 +47,9 @@ func schema(d dialect) []string {
 	transcript_id  TEXT NOT NULL
 )`,
 		`CREATE INDEX IF NOT EXISTS durascribe_attempt_file ON durascribe_attempt (file_id)`,
+		`CREATE TABLE IF NOT EXISTS durascribe_setting (
+	name  TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+)`,
 	}
 }

@@ -199,29 +199,60 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 		}
 		return nil
 	}
+	if r.hooks != nil {
+		r.hooks.forget(job.ID) // this run polls first: older notices are moot
+		r.hooks.apply(&params, job.ID)
+	}
 	res, err := t.Step(ctx, cp, params, save)
 	// A poll due within a second (a transcript just past its expected end)
 	// is sent from here, when due, rather than whenever River fetches the
 	// snoozed job back: a late poll holds the transcript's slot for nothing.
-	// Waiting here costs no throughput: at most --concurrency jobs have a
-	// transcript in flight, and the queue has a worker for each.
+	// With webhooks, the job waits here for its notification (up to
+	// webhookWait) and polls when it comes. Waiting here costs no
+	// throughput: at most --concurrency jobs have a transcript in flight,
+	// and the queue has a worker for each.
+	var next time.Duration // the snooze until the next poll
 	for err == nil && res.Transcript == nil {
-		d := r.pollDelay(res.PollAfter)
-		if d > max(r.pollLead(), inProcessPoll) || r.stopping.Load() {
+		due := r.pollDelay(res.PollAfter)
+		next = due
+		if r.stopping.Load() {
+			break
+		}
+		var notice <-chan struct{}
+		wait := due
+		if r.hooks != nil {
+			next = r.webhookFallback(due)
+			wait = min(next, r.webhookWait())
+			notice = r.hooks.watch(job.ID)
+		} else if due > max(r.pollLead(), inProcessPoll) {
 			break
 		}
 		releaseSlot() // the store counts the transcript from here
 		endUpload()
-		if sleep(ctx, d) != nil {
-			return river.JobSnooze(d)
+		began := time.Now()
+		notified, werr := r.awaitNotice(ctx, wait, notice)
+		if r.hooks != nil {
+			r.hooks.unwatch(job.ID)
+		}
+		if werr != nil {
+			// Stopping: notifications to this process end with it, so
+			// the next run polls when it would have without them.
+			return river.JobSnooze(max(due-time.Since(began), 0))
+		}
+		if !notified && wait < next {
+			next -= wait // wait the rest snoozed; a notification wakes it
+			break
 		}
 		res, err = t.Step(ctx, res.Checkpoint, params, save)
 	}
 	if err == nil && res.Transcript != nil {
+		if r.hooks != nil {
+			r.hooks.ended(job.ID)
+		}
 		return r.complete(ctx, f, res)
 	}
 	if err == nil {
-		return r.snoozePoll(job.ID, r.pollDelay(res.PollAfter))
+		return r.snoozePoll(job.ID, next)
 	}
 	if errors.Is(err, errNoSlot) {
 		return river.JobSnooze(r.gateDelay(true))

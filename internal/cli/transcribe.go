@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -55,6 +57,8 @@ type workOptions struct {
 	AllowRemote       bool
 	KeepAttempts      time.Duration
 	NoProgress        bool
+	WebhookListen     string
+	WebhookURL        string
 	// sidecarDirs are folders of inputs whose NAME.txt files give the
 	// in-process emulator the text of NAME.EXT (the sample corpus has them).
 	sidecarDirs []string
@@ -90,6 +94,44 @@ func (o *workOptions) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.KeepAttempts, "keep-attempts", 0,
 		"prune the attempts log of files done more than this long ago, e.g. 168h (failed files keep theirs; 0 keeps all)")
 	fs.BoolVar(&o.NoProgress, "no-progress", false, "print timestamped lines even on a terminal (no progress bar)")
+	fs.StringVar(&o.WebhookListen, "webhook-listen", "",
+		"receive AssemblyAI's completion webhooks on ADDR (host:port) and poll only as a fallback")
+	fs.StringVar(&o.WebhookURL, "webhook-url", "",
+		"the public URL that reaches --webhook-listen (default http://ADDR/, enough for --emulator and a loopback --base-url)")
+}
+
+// webhookConfig checks the webhook flags and listens on --webhook-listen.
+// Without --webhook-url, the listener's own address is the URL: only an API
+// on this machine (the emulator) can reach that.
+func (o *workOptions) webhookConfig(ctx context.Context, baseURL string) (batch.WebhookConfig, error) {
+	if o.WebhookListen == "" {
+		if o.WebhookURL != "" {
+			return batch.WebhookConfig{}, usageErrorf(errors.New("--webhook-url needs --webhook-listen, the address it reaches"))
+		}
+		return batch.WebhookConfig{}, nil
+	}
+	host, _, err := net.SplitHostPort(o.WebhookListen)
+	if err != nil {
+		return batch.WebhookConfig{}, usageErrorf(fmt.Errorf("parse --webhook-listen: %w (want host:port, e.g. 0.0.0.0:8080)", err))
+	}
+	if o.WebhookURL == "" {
+		apiHost := ""
+		if u, err := url.Parse(baseURL); err == nil {
+			apiHost = u.Hostname()
+		}
+		if !isLoopback(host) || (o.Emulator == "" && !isLoopback(apiHost)) {
+			return batch.WebhookConfig{}, usageErrorf(errors.New(
+				"--webhook-url is needed: AssemblyAI cannot reach --webhook-listen " + o.WebhookListen +
+					" by itself; give the public https URL (proxy or tunnel) that forwards to it"))
+		}
+	} else if u, err := url.Parse(o.WebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return batch.WebhookConfig{}, usageErrorf(fmt.Errorf("--webhook-url %q is not an absolute http(s) URL", o.WebhookURL))
+	}
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", o.WebhookListen)
+	if err != nil {
+		return batch.WebhookConfig{}, configErrorf(fmt.Errorf("listen for webhooks on %s: %w", o.WebhookListen, err))
+	}
+	return batch.WebhookConfig{Listener: ln, URL: o.WebhookURL}, nil
 }
 
 // session is what a working command needs: a store, a run config and the
@@ -186,6 +228,13 @@ func openSession(ctx context.Context, st *streams, o *workOptions) (_ *session, 
 			return nil, configErrorf(fmt.Errorf("configure pre-flight: %w", err))
 		}
 	}
+	hook, err := o.webhookConfig(ctx, cmp.Or(baseURL, assemblyai.DefaultBaseURL))
+	if err != nil {
+		return nil, err
+	}
+	if hook.Listener != nil {
+		s.cleanups = append(s.cleanups, func() { _ = hook.Listener.Close() })
+	}
 	s.store, err = batch.Open(ctx, o.DB, batch.OpenOptions{Logger: logger})
 	if err != nil {
 		return nil, configErrorf(fmt.Errorf("open job store: %w", err))
@@ -205,6 +254,7 @@ func openSession(ctx context.Context, st *streams, o *workOptions) (_ *session, 
 		UploadConcurrency: o.UploadConcurrency,
 		TimeScale:         o.TimeScale,
 		Logger:            logger,
+		Webhook:           hook,
 	}
 	if err := s.serveMetrics(ctx, st, o); err != nil {
 		return nil, err
@@ -429,6 +479,12 @@ func (o *transcribeOptions) params(cmd *cobra.Command) (json.RawMessage, error) 
 }
 
 func runTranscribe(ctx context.Context, st *streams, opts *transcribeOptions, params json.RawMessage) error {
+	if opts.WebhookListen != "" {
+		var p assemblyai.TranscriptParams
+		if json.Unmarshal(params, &p) == nil && p.WebhookURL != nil {
+			return usageErrorf(errors.New("--params sets webhook_url and --webhook-listen would replace it: use one of them"))
+		}
+	}
 	inputs, err := batch.ResolveInputs(opts.Inputs, params)
 	if err != nil {
 		return usageErrorf(err)

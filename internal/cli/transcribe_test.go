@@ -218,3 +218,62 @@ func TestEmulatorUsesSidecarTextOfInputs(t *testing.T) {
 		t.Fatalf("talk.txt = %q (%v), want the sidecar sentence", got, err)
 	}
 }
+
+// --webhook-listen on loopback with the in-process emulator: transcripts are
+// created with the listener's URL and the store's secret (internal/batch
+// tests the deliveries).
+func TestTranscribeWebhooks(t *testing.T) {
+	t.Parallel()
+	dir, out, tmp := t.TempDir(), t.TempDir(), t.TempDir()
+	writeClips(t, dir, 3)
+	code, stdout, stderr := runArgs(t, "transcribe", dir, "--out", out, "--db", filepath.Join(tmp, "ds.db"),
+		"--emulator", "--time-scale", "0.05", "--webhook-listen", "127.0.0.1:0")
+	if code != ExitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	var tr struct {
+		WebhookURL  string `json:"webhook_url"`
+		WebhookAuth bool   `json:"webhook_auth"`
+	}
+	b, err := os.ReadFile(filepath.Join(out, "clip1.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &tr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(tr.WebhookURL, "http://127.0.0.1:") || !tr.WebhookAuth {
+		t.Errorf("transcript's webhook_url %q, webhook_auth %v: want a loopback URL with auth", tr.WebhookURL, tr.WebhookAuth)
+	}
+}
+
+func TestTranscribeWebhookFlagsChecked(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeClips(t, dir, 1)
+	params := filepath.Join(t.TempDir(), "p.json")
+	if err := os.WriteFile(params, []byte(`{"webhook_url":"https://example.com/mine"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"url without listener", []string{"--emulator", "--webhook-url", "https://hooks.example.com/"}, "--webhook-url needs --webhook-listen"},
+		{"public listener without url", []string{"--emulator", "--webhook-listen", "0.0.0.0:0"}, "--webhook-url is needed"},
+		{"loopback listener, real API", []string{"--api-key", "k", "--webhook-listen", "127.0.0.1:0"}, "--webhook-url is needed"},
+		{"bad url", []string{"--emulator", "--webhook-listen", "127.0.0.1:0", "--webhook-url", "hooks.example.com"}, "not an absolute http(s) URL"},
+		{"params webhook too", []string{"--emulator", "--webhook-listen", "127.0.0.1:0", "--params", params}, "use one of them"},
+	} {
+		db := filepath.Join(t.TempDir(), "ds.db")
+		args := append([]string{"transcribe", dir, "--db", db}, tc.args...)
+		code, _, stderr := runArgs(t, args...)
+		if code != ExitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%s: exit %d, stderr %q; want exit %d and %q", tc.name, code, stderr, ExitUsage, tc.want)
+		}
+		if _, err := os.Stat(db); err == nil {
+			t.Errorf("%s: the store was created before the flags were checked", tc.name)
+		}
+	}
+}
