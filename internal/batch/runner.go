@@ -190,15 +190,15 @@ type Runner struct {
 	uploads *uploadGate
 	logger  *slog.Logger
 
-	stopping     atomic.Bool
-	stopOnce     sync.Once
-	stopCause    error
-	stopCh       chan struct{}
+	stopping  atomic.Bool
+	stopOnce  sync.Once
+	stopCause error
+	stopCh    chan struct{}
 	// halt is closed when the run ends: in-process waits for a webhook
 	// notification end at once rather than holding the stop for StopGrace.
-	halt     chan struct{}
-	haltOnce sync.Once
-	hooks    *webhooks // nil without RunConfig.Webhook
+	halt         chan struct{}
+	haltOnce     sync.Once
+	hooks        *webhooks     // nil without RunConfig.Webhook
 	ended        chan struct{} // a file ended: re-check UntilDone now
 	outputErrors atomic.Int64
 	// Files waiting for an upload slot and for a transcript slot, refreshed
