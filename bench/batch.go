@@ -25,8 +25,9 @@ func buildDurascribe(ctx context.Context, dir string) (string, error) {
 
 // batchCommand runs `durascribe transcribe` on the corpus against baseURL,
 // telling it the expected processing time m in API time (the command scales
-// it by --time-scale, like every other duration).
-func batchCommand(ctx context.Context, o runOptions, m expectModel, baseURL, corpus, work string) *exec.Cmd {
+// it by --time-scale, like every other duration), with completion webhooks
+// to a loopback port when webhook is set.
+func batchCommand(ctx context.Context, o runOptions, m expectModel, baseURL, corpus, work string, webhook bool) *exec.Cmd {
 	args := []string{"transcribe",
 		"--db", filepath.Join(work, "durascribe.db"),
 		"--out", filepath.Join(work, "out"),
@@ -36,6 +37,9 @@ func batchCommand(ctx context.Context, o runOptions, m expectModel, baseURL, cor
 		"--upload-concurrency", strconv.Itoa(o.Concurrency),
 		"--expect-processing-base", m.Base.String(),
 		"--expect-processing-factor", strconv.FormatFloat(m.Factor, 'g', -1, 64)}
+	if webhook {
+		args = append(args, "--webhook-listen", "127.0.0.1:0")
+	}
 	args = append(append(args, o.BatchFlags...), corpus)
 	return exec.CommandContext(ctx, o.Durascribe, args...)
 }

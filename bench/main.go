@@ -111,7 +111,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			defer os.RemoveAll(dir) //nolint:errcheck // best-effort removal of a temp dir
 		}
 	}
-	if slices.Contains(o.Contenders, contenderBatch) && o.Durascribe == "" {
+	if slices.ContainsFunc(o.Contenders, runsBatch) && o.Durascribe == "" {
 		if o.Durascribe, err = buildDurascribe(ctx, o.WorkDir); err != nil {
 			return err
 		}

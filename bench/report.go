@@ -9,15 +9,24 @@ import (
 
 // Contender names, as they appear in the table and the JSON document.
 const (
-	contenderNaive  = "naive-sdk"
-	contenderSeed   = "seed-recipe"
-	contenderAPI    = "durascribe-api"
-	contenderBatch  = "durascribe-batch"
-	minRequestsFile = 3 // upload + create + one get
+	contenderNaive = "naive-sdk"
+	contenderSeed  = "seed-recipe"
+	contenderAPI   = "durascribe-api"
+	contenderBatch = "durascribe-batch"
+	// contenderWebhook is durascribe-batch with completion webhooks to a
+	// loopback listener (`--webhook-listen`): what a user whose machine
+	// AssemblyAI can reach gets.
+	contenderWebhook = "durascribe-batch-webhook"
+	minRequestsFile  = 3 // upload + create + one get
 )
 
 // allContenders lists every contender in table order.
-var allContenders = []string{contenderNaive, contenderSeed, contenderAPI, contenderBatch}
+var allContenders = []string{contenderNaive, contenderSeed, contenderAPI, contenderBatch, contenderWebhook}
+
+// runsBatch reports whether contender runs the durascribe binary.
+func runsBatch(contender string) bool {
+	return contender == contenderBatch || contender == contenderWebhook
+}
 
 // Doc is the machine-readable result of one scenario (issue 7, item 6).
 // Field names are a contract with scripts that compare runs over time.

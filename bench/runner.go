@@ -176,8 +176,8 @@ func runContender(ctx context.Context, o runOptions, cfg emulator.Config, conten
 	defer cancel()
 	m := emulatorModel(cfg)
 	switch contender {
-	case contenderBatch:
-		cmd = batchCommand(ctx, o, m, baseURL, corpus, work)
+	case contenderBatch, contenderWebhook:
+		cmd = batchCommand(ctx, o, m, baseURL, corpus, work, contender == contenderWebhook)
 	default:
 		cmd = exec.CommandContext(ctx, o.Self, "--contender", contender, "--base-url", baseURL, "--dir", corpus,
 			"--concurrency", strconv.Itoa(o.Concurrency), "--time-scale", strconv.FormatFloat(o.TimeScale, 'g', -1, 64),
@@ -210,7 +210,7 @@ func runContender(ctx context.Context, o runOptions, cfg emulator.Config, conten
 	row.PeakRSSBytes = <-peak
 	var outcomes []fileOutcome
 	switch contender {
-	case contenderBatch:
+	case contenderBatch, contenderWebhook:
 		outcomes, err = batchOutcomes(ctx, o.Durascribe, work)
 		// Exit status 1 means some files failed, which the row shows.
 		if ee, ok := errors.AsType[*exec.ExitError](runErr); err == nil && runErr != nil && (!ok || ee.ExitCode() != 1) {
