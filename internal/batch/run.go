@@ -35,7 +35,6 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 	r := &Runner{
 		store:   s,
 		cfg:     cfg,
-		slots:   newSlots(cfg.Concurrency, slotWaiters(cfg.Concurrency)),
 		pump:    newUploadPump(),
 		uploads: newUploadGate(cfg.UploadConcurrency, uploadWaiters(cfg)),
 		logger:  cfg.Logger,
@@ -44,6 +43,7 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 		ended:   make(chan struct{}, 1),
 		parked:  map[int64]struct{}{},
 	}
+	r.slots = newSlots(cfg.Concurrency, slotWaiters(cfg.Concurrency), max(r.scale(time.Second), 20*time.Millisecond))
 	r.wakeCtx, r.cancelWake = context.WithCancel(context.WithoutCancel(ctx))
 	defer r.cancelWake()
 	r.tcfg = cfg.Transcribe

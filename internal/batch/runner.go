@@ -269,9 +269,14 @@ func uploadWaiters(cfg RunConfig) int { return cfg.Concurrency + cfg.UploadConcu
 func slotWaiters(concurrency int) int { return max(2, concurrency) }
 
 // slotPatience is how long a job waits in-process for a slot before it
-// snoozes.
+// snoozes: about a round of transcripts, so that a file uploaded just after
+// every slot was taken is still waiting when the round ends (with 5 s, files
+// waiting for transcripts of 6 s or more snoozed and came back through River
+// up to a fetch interval after their slot had freed). Waiters are bounded
+// (slotWaiters, uploadWaiters) and ask the store again every second for
+// slots freed by other processes.
 func (r *Runner) slotPatience() time.Duration {
-	return max(r.scale(5*time.Second), 50*time.Millisecond)
+	return max(r.scale(time.Minute), 50*time.Millisecond)
 }
 
 // fetchCooldown and fetchPollInterval are River's fetch timings: a job

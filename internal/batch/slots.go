@@ -24,6 +24,9 @@ import (
 type slots struct {
 	max        int
 	maxWaiters int
+	// recheck is how often a waiter asks the store again: a slot freed by
+	// another process sharing it sends no wake-up here.
+	recheck time.Duration
 	mu         sync.Mutex
 	local      int
 	waiting    map[int64]struct{} // job ids waiting in-process
@@ -31,8 +34,8 @@ type slots struct {
 	freed chan struct{}
 }
 
-func newSlots(max, waiters int) *slots {
-	return &slots{max: max, maxWaiters: waiters, waiting: map[int64]struct{}{}, freed: make(chan struct{})}
+func newSlots(max, waiters int, recheck time.Duration) *slots {
+	return &slots{max: max, maxWaiters: waiters, recheck: recheck, waiting: map[int64]struct{}{}, freed: make(chan struct{})}
 }
 
 // notify wakes the jobs waiting for a slot.
@@ -72,6 +75,8 @@ func (sl *slots) acquire(ctx context.Context, st *Store, id int64, patience time
 	}()
 	deadline := time.NewTimer(patience)
 	defer deadline.Stop()
+	tick := time.NewTicker(sl.recheck)
+	defer tick.Stop()
 	for {
 		ch := sl.freedCh() // before trying, so that no wake-up is lost
 		sl.mu.Lock()
@@ -85,6 +90,7 @@ func (sl *slots) acquire(ctx context.Context, st *Store, id int64, patience time
 		}
 		select {
 		case <-ch:
+		case <-tick.C:
 		case <-deadline.C:
 			return false, nil
 		case <-ctx.Done():
