@@ -27,9 +27,9 @@ type slots struct {
 	// recheck is how often a waiter asks the store again: a slot freed by
 	// another process sharing it sends no wake-up here.
 	recheck time.Duration
-	mu         sync.Mutex
-	local      int
-	waiting    map[int64]struct{} // job ids waiting in-process
+	mu      sync.Mutex
+	local   int
+	waiting map[int64]struct{} // job ids waiting in-process
 	// freed is closed and replaced whenever a slot may have been freed.
 	freed chan struct{}
 }
