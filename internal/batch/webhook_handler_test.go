@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The secret is made once per store and read back by every later run (and
@@ -118,5 +119,31 @@ func TestWebhookHandler(t *testing.T) {
 	case <-h.watch(9):
 		t.Error("a forgotten notice still ended a wait")
 	default:
+	}
+}
+
+// The listener stops at once at the end of a run, even while the sender
+// holds a connection it has not sent on yet (http.Server.Shutdown waits up
+// to 5 s for those; it held runs 2 s past their last file).
+func TestWebhookListenerClosesAtOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := newWebhooks(WebhookConfig{Listener: ln}, "s", func(int64) {}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close() //nolint:errcheck // test teardown
+	time.Sleep(50 * time.Millisecond) // accepted, no request yet
+	start := time.Now()
+	h.close()
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("close took %v with an idle connection open", took)
 	}
 }
