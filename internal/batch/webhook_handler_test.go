@@ -139,7 +139,8 @@ func TestWebhookListenerClosesAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()                //nolint:errcheck // test teardown
+	defer conn.Close() //nolint:errcheck // test teardown
+
 	time.Sleep(50 * time.Millisecond) // accepted, no request yet
 	start := time.Now()
 	h.close()
