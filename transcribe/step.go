@@ -67,7 +67,7 @@ func (s *step) persist(ctx context.Context) error {
 // recordError notes err in the checkpoint and saves it, best effort: the
 // error itself is what the caller acts on.
 func (s *step) recordError(ctx context.Context, err error) {
-	if errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, ErrHold) {
 		return
 	}
 	s.cp.LastError = err.Error()

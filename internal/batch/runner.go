@@ -275,8 +275,19 @@ func slotWaiters(concurrency int) int { return max(2, concurrency) }
 // up to a fetch interval after their slot had freed). Waiters are bounded
 // (slotWaiters, uploadWaiters) and ask the store again every second for
 // slots freed by other processes.
-func (r *Runner) slotPatience() time.Duration {
-	return max(r.scale(time.Minute), 50*time.Millisecond)
+func (r *Runner) slotPatience(ctx context.Context) time.Duration {
+	return within(ctx, max(r.scale(time.Minute), 50*time.Millisecond))
+}
+
+// within bounds an in-process wait of a job run to half the time its
+// context has left (River's JobTimeout), so that the wait ends in a snooze
+// rather than in a timed-out attempt, which River would retry only after the
+// durable backoff (30-60 s).
+func within(ctx context.Context, d time.Duration) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return max(min(d, time.Until(dl)/2), 0)
+	}
+	return d
 }
 
 // fetchCooldown and fetchPollInterval are River's fetch timings: a job

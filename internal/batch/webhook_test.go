@@ -187,3 +187,47 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// A file waiting in-process for a transcript slot longer than a job run may
+// last (JobTimeout) snoozes before its run times out: a timed-out run is a
+// failed attempt, which River retries only after the durable backoff (30-60
+// s of API time; it held files a minute each in the 500-file benchmark).
+func TestSlotWaitsEndBeforeTheJobTimeout(t *testing.T) {
+	t.Parallel()
+	const scale = 0.05
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := batch.Open(ctx, filepath.Join(t.TempDir(), "timeout.db"), batch.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close() //nolint:errcheck // test teardown
+	dir := t.TempDir()
+	writeWAVs(t, dir, 3)
+	inputs, _ := batch.ResolveInputs([]string{dir}, nil)
+	if _, err := st.Enqueue(ctx, inputs); err != nil {
+		t.Fatal(err)
+	}
+	// Transcripts of 1.5 s against runs of at most 1 s: the next file
+	// waits for its slot longer than a run may last.
+	em := emulatortest.New(t, emulator.Config{Seed: 5, TimeScale: scale, ProcessingBase: 30 * time.Second})
+	cfg := runConfig(t, em.URL, em.APIKey, scale, "")
+	cfg.Concurrency = 1
+	cfg.JobTimeout, cfg.RescueAfter = time.Second, 20*time.Second
+	cfg.RequestsPerSecond = 5000
+	if sum, err := st.Run(ctx, cfg); err != nil || sum.Done != 3 {
+		t.Fatalf("run: %v, %+v", err, sum)
+	}
+	files, err := st.Files(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Waiting for a slot is no error either: it used to be recorded as one,
+	// and recording it saved the checkpoint again, which waited for a slot
+	// a second time, past the job's timeout.
+	for _, f := range files {
+		if f.LastError != "" {
+			t.Errorf("%s: last error %q", filepath.Base(f.Source), f.LastError)
+		}
+	}
+}

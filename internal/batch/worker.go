@@ -19,7 +19,15 @@ import (
 // errNoSlot is returned by the SaveFunc (after saving) when a file has just
 // been uploaded but every transcript slot (--concurrency) is taken: the job
 // snoozes with its upload_url saved and creates the transcript later.
-var errNoSlot = errors.New("waiting for a free transcript slot")
+// It wraps transcribe.ErrHold: the step does not record it as the file's
+// last error, nor save the checkpoint again (which would call the SaveFunc,
+// and so wait for a slot, a second time).
+var errNoSlot error = noSlotError{}
+
+type noSlotError struct{}
+
+func (noSlotError) Error() string { return "waiting for a free transcript slot" }
+func (noSlotError) Unwrap() error { return transcribe.ErrHold }
 
 // inProcessPoll is the longest wait for a next poll that a job spends
 // in-process rather than snoozed.
@@ -113,7 +121,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 	defer endUpload()
 	needsTranscript := cp.TranscriptID == "" && cp.Stage != transcribe.StageDone
 	if needsTranscript && cp.Stage == transcribe.StageCreate {
-		ok, err := r.slots.acquire(ctx, st, job.ID, r.slotPatience())
+		ok, err := r.slots.acquire(ctx, st, job.ID, r.slotPatience(ctx))
 		if err != nil {
 			return stopWait(ctx, err)
 		}
@@ -135,7 +143,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 			r.pump.gate(job.ID)
 			return river.JobSnooze(r.gateDelay(false))
 		}
-		ok, err = r.uploads.acquire(ctx, job.ID, r.slotPatience())
+		ok, err = r.uploads.acquire(ctx, job.ID, r.slotPatience(ctx))
 		if err != nil {
 			return stopWait(ctx, err)
 		}
@@ -184,7 +192,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 		// Just uploaded (or about to resubmit): only create if a slot is free.
 		if cp.Stage == transcribe.StageCreate && cp.IntentAt.IsZero() && cp.TranscriptID == "" && !holding {
 			endUpload()
-			ok, err := r.slots.acquire(ctx, st, job.ID, r.slotPatience())
+			ok, err := r.slots.acquire(ctx, st, job.ID, r.slotPatience(ctx))
 			if err != nil {
 				return err
 			}
@@ -222,7 +230,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 		wait := due
 		if r.hooks != nil {
 			next = r.webhookFallback(due)
-			wait = min(next, r.webhookWait())
+			wait = min(next, within(ctx, r.webhookWait()))
 			notice = r.hooks.watch(job.ID)
 		} else if due > max(r.pollLead(), inProcessPoll) {
 			break
