@@ -37,6 +37,11 @@ type WebhookConfig struct {
 	// Defaults to http://<Listener's address>/, which only a local emulator
 	// can reach. Run adds a query parameter naming the job.
 	URL string
+	// OnNotification, when set, is called for every request the listener
+	// answers, with its result: "accepted", "ignored" (a notice that is not
+	// about a transcript's end), "unauthorized" (no or a wrong secret) or
+	// "invalid" (not a notification). Called concurrently.
+	OnNotification func(result string)
 }
 
 // webhookHeader carries the store's webhook secret (AssemblyAI's
@@ -78,6 +83,7 @@ func (s *Store) webhookSecret(ctx context.Context) (string, error) {
 type webhooks struct {
 	base    *url.URL
 	secret  []byte
+	onNote  func(result string)
 	srv     *http.Server
 	ln      net.Listener
 	wake    func(jobID int64) // makes a snoozed job available now
@@ -120,7 +126,7 @@ func newWebhooks(cfg WebhookConfig, secret string, wake func(int64), logger *slo
 		return nil, fmt.Errorf("webhook URL %q: want an absolute http(s) URL", raw)
 	}
 	h := &webhooks{
-		base: base, secret: []byte(secret), ln: cfg.Listener, wake: wake, logger: logger,
+		base: base, secret: []byte(secret), ln: cfg.Listener, wake: wake, logger: logger, onNote: cfg.OnNotification,
 		waiting: map[int64]chan struct{}{}, early: map[int64]time.Time{},
 	}
 	h.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second}
@@ -220,6 +226,10 @@ func (h *webhooks) notify(jobID int64) bool {
 // would retry anything else ten times), and 401 without the secret (a 4xx is
 // not retried).
 func (h *webhooks) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	result := "invalid"
+	if h.onNote != nil {
+		defer func() { h.onNote(result) }()
+	}
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "webhook notifications are POSTed", http.StatusMethodNotAllowed)
@@ -227,6 +237,7 @@ func (h *webhooks) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if subtle.ConstantTimeCompare([]byte(req.Header.Get(webhookHeader)), h.secret) != 1 {
 		h.logger.Warn("webhook notification refused: missing or wrong token", slog.String("remote", req.RemoteAddr))
+		result = "unauthorized"
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
@@ -247,8 +258,10 @@ func (h *webhooks) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 	// A redacted-audio notice says nothing about the transcript's state.
 	if n.Status != "completed" && n.Status != "error" {
+		result = "ignored"
 		return
 	}
+	result = "accepted"
 	h.logger.Debug("webhook notification", slog.Int64("job", jobID),
 		slog.String("transcript_id", n.TranscriptID), slog.String("status", n.Status))
 	if !h.notify(jobID) {

@@ -46,7 +46,9 @@ func TestWebhookHandler(t *testing.T) {
 	}
 	defer ln.Close() //nolint:errcheck // test teardown
 	var woken []int64
-	h, err := newWebhooks(WebhookConfig{Listener: ln, URL: "https://hooks.example.com/in?team=a"}, "s3cret",
+	var results []string
+	h, err := newWebhooks(WebhookConfig{Listener: ln, URL: "https://hooks.example.com/in?team=a",
+		OnNotification: func(r string) { results = append(results, r) }}, "s3cret",
 		func(id int64) { woken = append(woken, id) }, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -82,6 +84,9 @@ func TestWebhookHandler(t *testing.T) {
 	if len(woken) != 0 {
 		t.Fatalf("jobs %v woken by notifications that should not wake anything", woken)
 	}
+	if got, want := strings.Join(results, ","), "invalid,unauthorized,unauthorized,invalid,invalid,ignored"; got != want {
+		t.Errorf("results %s, want %s", got, want)
+	}
 
 	// A job waiting in-process gets the notice; nothing goes through River.
 	ch := h.watch(7)
@@ -94,6 +99,9 @@ func TestWebhookHandler(t *testing.T) {
 		t.Error("the waiting job got no notice")
 	}
 	h.unwatch(7)
+	if results[len(results)-1] != "accepted" {
+		t.Errorf("last result %q, want accepted", results[len(results)-1])
+	}
 	if len(woken) != 0 {
 		t.Errorf("a waiting job was also woken through River: %v", woken)
 	}

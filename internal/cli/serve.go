@@ -88,6 +88,7 @@ func (s *session) serveMetrics(ctx context.Context, st *streams, o *workOptions)
 	s.cfg.Breaker.OnStateChange = func(host string, from, to resilience.BreakerState) {
 		m.ObserveBreakerTransition(host, from.String(), to.String())
 	}
+	s.cfg.Webhook.OnNotification = m.AddWebhook
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", ui.MetricsHandler(s.store, m))
 	s.cleanups = append(s.cleanups, serveHTTP(ln, mux))

@@ -37,6 +37,7 @@ type Metrics struct {
 	jobs             *prometheus.GaugeVec
 	inFlight         prometheus.Gauge
 	uploadBytes      prometheus.Counter
+	webhooks         *prometheus.CounterVec
 
 	mu        sync.Mutex
 	jobStates map[string]bool // states ever set, so absent ones drop to 0
@@ -73,10 +74,13 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Transcripts created and not yet completed or failed."}),
 		uploadBytes: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "upload_bytes_total",
 			Help: "Audio bytes sent to the upload endpoint, including re-sends."}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "webhook_notifications_total",
+			Help: `Completion webhooks received, by result: "accepted", "ignored" (not about a transcript's end), "unauthorized", "invalid".`},
+			[]string{"result"}),
 		jobStates: map[string]bool{},
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.requestDuration, m.untilSuccess, m.retries, m.failures,
-		m.budgetRejections, m.breakerState, m.breakerChanges, m.jobs, m.inFlight, m.uploadBytes} {
+		m.budgetRejections, m.breakerState, m.breakerChanges, m.jobs, m.inFlight, m.uploadBytes, m.webhooks} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
@@ -138,6 +142,13 @@ func (m *Metrics) ObserveAttempt(a Attempt) {
 		return
 	}
 	m.untilSuccess.WithLabelValues(a.Stage).Observe(float64(max(a.Number, 1)))
+}
+
+// AddWebhook counts one webhook notification received, by result.
+func (m *Metrics) AddWebhook(result string) {
+	if m != nil {
+		m.webhooks.WithLabelValues(result).Inc()
+	}
 }
 
 // AddBudgetRejection counts a retry refused by the retry budget.

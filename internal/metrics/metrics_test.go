@@ -91,6 +91,9 @@ func TestScrape(t *testing.T) {
 	m.AddInFlight(-1)
 	m.AddUploadBytes(1 << 20)
 	m.AddUploadBytes(-5) // ignored
+	m.AddWebhook("accepted")
+	m.AddWebhook("accepted")
+	m.AddWebhook("unauthorized")
 
 	fams := scrape(t, m)
 	counter := dto.MetricType_COUNTER
@@ -116,6 +119,8 @@ func TestScrape(t *testing.T) {
 		{"durascribe_jobs", gauge, map[string]string{"state": "done"}, 4},
 		{"durascribe_transcripts_in_flight", gauge, nil, 1},
 		{"durascribe_upload_bytes_total", counter, nil, 1 << 20},
+		{"durascribe_webhook_notifications_total", counter, map[string]string{"result": "accepted"}, 2},
+		{"durascribe_webhook_notifications_total", counter, map[string]string{"result": "unauthorized"}, 1},
 	} {
 		m := find(t, fams, tc.name, tc.typ, tc.labels)
 		got := m.GetCounter().GetValue()
