@@ -237,7 +237,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 		}
 		releaseSlot() // the store counts the transcript from here
 		endUpload()
-		began := time.Now()
+		waitFrom := time.Now()
 		notified, werr := r.awaitNotice(ctx, wait, notice)
 		if r.hooks != nil {
 			r.hooks.unwatch(job.ID)
@@ -245,7 +245,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 		if werr != nil {
 			// Stopping: notifications to this process end with it, so
 			// the next run polls when it would have without them.
-			return river.JobSnooze(max(due-time.Since(began), 0))
+			return river.JobSnooze(max(due-time.Since(waitFrom), 0))
 		}
 		if !notified && wait < next {
 			next -= wait // wait the rest snoozed; a notification wakes it
