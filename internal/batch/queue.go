@@ -68,6 +68,7 @@ type riverClient interface {
 	QueueGet(ctx context.Context, name string) (*rivertype.Queue, error)
 	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
 	JobRetry(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
 	ID() string
 }
 

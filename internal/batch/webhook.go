@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/riverqueue/river/rivertype"
+
 	"github.com/durascribe/durascribe/assemblyai"
 )
 
@@ -285,7 +287,11 @@ func (r *Runner) webhookWait() time.Duration {
 
 // wakeNotified makes a snoozed job available now, after its notification
 // came: its poll is due at once. A parked job (waiting out an open breaker)
-// is left to the breaker's close.
+// is left to the breaker's close. Only a snoozed job is woken: scheduled, or
+// available with a later scheduled_at (River's state for snoozes shorter than
+// its scheduler interval); JobRetry would also run a completed job again (a
+// late or repeated notification) and cut short another process's retry
+// delay.
 func (r *Runner) wakeNotified(jobID int64) {
 	r.breakerMu.Lock()
 	_, parked := r.parked[jobID]
@@ -300,7 +306,11 @@ func (r *Runner) wakeNotified(jobID int64) {
 		defer r.wakes.Done()
 		ctx, cancel := context.WithTimeout(r.wakeCtx, 10*time.Second)
 		defer cancel()
-		if _, err := r.client.JobRetry(ctx, jobID); err != nil && ctx.Err() == nil {
+		row, err := r.client.JobGet(ctx, jobID)
+		if err == nil && (row.State == rivertype.JobStateScheduled || row.State == rivertype.JobStateAvailable) {
+			_, err = r.client.JobRetry(ctx, jobID)
+		}
+		if err != nil && ctx.Err() == nil {
 			r.logger.Debug("wake notified job", slog.Int64("job", jobID), slog.Any("error", err))
 		}
 	}()

@@ -231,3 +231,71 @@ func TestSlotWaitsEndBeforeTheJobTimeout(t *testing.T) {
 		}
 	}
 }
+
+// A job that stopped waiting in-process (its run may last only so long) and
+// snoozed until its fallback poll is woken through River by its
+// notification, and fetches its transcript well before that poll. River
+// keeps a snooze of 5 s or more as "scheduled", a shorter one as
+// "available" with a later scheduled_at: both are woken.
+func TestWebhookWakesSnoozedJobs(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name           string
+		scale          float64
+		base, doneWith time.Duration
+	}{
+		// Transcripts of 3.6-4.4 s, fallback poll 6 s after the create
+		// (15 s of API time, the estimate being tiny): a 5.75 s snooze.
+		{"scheduled", 0.4, 10 * time.Second, 5200 * time.Millisecond},
+		// Transcripts of 1.44-1.76 s, fallback 3 s: a 2.75 s snooze.
+		{"available", 0.2, 8 * time.Second, 2400 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			wakeSnoozed(t, tc.scale, tc.base, tc.doneWith)
+		})
+	}
+}
+
+func wakeSnoozed(t *testing.T, scale float64, base, doneWithin time.Duration) {
+	const n = 6
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	st, err := batch.Open(ctx, filepath.Join(t.TempDir(), "wake.db"), batch.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close() //nolint:errcheck // test teardown
+	dir := t.TempDir()
+	writeWAVs(t, dir, n)
+	inputs, _ := batch.ResolveInputs([]string{dir}, nil)
+	if _, err := st.Enqueue(ctx, inputs); err != nil {
+		t.Fatal(err)
+	}
+	em := emulatortest.New(t, emulator.Config{Seed: 5, TimeScale: scale, ProcessingBase: base})
+	cfg := runConfig(t, em.URL, em.APIKey, scale, "")
+	cfg.Concurrency, cfg.UploadConcurrency = n, 2
+	// Runs of at most 1 s wait in-process for a notification 0.25 s at most.
+	cfg.JobTimeout, cfg.RescueAfter = time.Second, 20*time.Second
+	cfg.RequestsPerSecond = 5000
+	cfg.Transcribe.ProcessingBase = 20 * time.Millisecond
+	cfg.Transcribe.ProcessingFactor = 0.001
+	if cfg.Webhook.Listener, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	if sum, err := st.Run(ctx, cfg); err != nil || sum.Done != n {
+		t.Fatalf("run: %v, %+v", err, sum)
+	}
+	files, err := st.Files(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if took := f.FinishedAt.Sub(f.Checkpoint.CreatedAt); took > doneWithin {
+			t.Errorf("%s: done %v after its create: its notification did not wake it", filepath.Base(f.Source), took)
+		}
+	}
+	if stats := em.Emulator.Stats(); stats.Requests["get"][200] != n || stats.WebhookDeliveries != n {
+		t.Errorf("%d GETs, %d webhooks for %d files: want one each", stats.Requests["get"][200], stats.WebhookDeliveries, n)
+	}
+}
