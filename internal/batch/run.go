@@ -40,6 +40,7 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 		logger:  cfg.Logger,
 		stopCh:  make(chan struct{}),
 		halt:    make(chan struct{}),
+		calib:   newCalibration(),
 		ended:   make(chan struct{}, 1),
 		parked:  map[int64]struct{}{},
 	}

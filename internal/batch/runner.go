@@ -199,6 +199,7 @@ type Runner struct {
 	halt         chan struct{}
 	haltOnce     sync.Once
 	hooks        *webhooks     // nil without RunConfig.Webhook
+	calib        *calibration  // measured scale of the processing estimate
 	ended        chan struct{} // a file ended: re-check UntilDone now
 	outputErrors atomic.Int64
 	// Files waiting for an upload slot and for a transcript slot, refreshed

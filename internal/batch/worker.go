@@ -175,6 +175,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 	}
 
 	tcfg := r.tcfg
+	tcfg.ProcessingBase, tcfg.ProcessingFactor = r.calibrated()
 	tcfg.OnEvent = func(ev transcribe.Event) {
 		r.onEvent(context.WithoutCancel(ctx), f.ID, ev)
 	}
@@ -316,6 +317,7 @@ func (r *Runner) complete(ctx context.Context, f *File, res transcribe.StepResul
 		raw = b
 	}
 	ctx = context.WithoutCancel(ctx)
+	r.calibrate(res.Checkpoint.TranscriptID, res.Checkpoint.AudioDuration)
 	if err := r.store.markDone(ctx, f.ID, res.Checkpoint, raw, r.now()); err != nil {
 		if errors.Is(err, errNotActive) {
 			return nil

@@ -1,0 +1,165 @@
+package batch
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/durascribe/durascribe/assemblyai"
+	"github.com/durascribe/durascribe/resilience"
+)
+
+// The processing-time estimate (transcribe.Config.ProcessingBase and
+// ProcessingFactor) times every first poll, but it is a guess: AssemblyAI's
+// speed varies by model, by load, and by the account's concurrency (queued
+// transcripts wait). A poll before the transcript is done costs a request;
+// one after it holds the slot. The batch therefore measures: every
+// calibrateEvery files done, one list request (the 100 newest completed
+// transcripts, with the API's own created and completed times) gives the
+// true processing time of the files this run just finished, and the median
+// ratio of true to estimated over the last calibrateWindow files scales the
+// estimate of every later file. One request per 25 files, about 0.04 per
+// file.
+const (
+	calibrateEvery  = 25
+	calibrateMin    = 10  // samples before the estimate is scaled at all
+	calibrateWindow = 200 // samples the median is taken over
+	calibrateLimit  = 100 // list page size
+	// The scale stays within [1/calibrateBound, calibrateBound]: a few odd
+	// samples (a transcript queued behind another account's work) must not
+	// make every first poll absurd.
+	calibrateBound = 5
+	// calibratePending bounds the finished transcripts waiting to be seen
+	// in a list (the oldest are dropped).
+	calibratePending = 1000
+)
+
+// calibration is the run's measured ratio of true to estimated processing
+// time. Safe for concurrent use.
+type calibration struct {
+	mu      sync.Mutex
+	pending map[string]pendingSample // transcript id -> its estimate
+	order   []string                 // pending ids, oldest first
+	ratios  []float64                // the last calibrateWindow samples
+	since   int                      // files done since the last list
+	busy    bool                     // a list is in flight
+	scale   float64                  // 0 until calibrateMin samples
+}
+
+type pendingSample struct{ expected time.Duration }
+
+func newCalibration() *calibration {
+	return &calibration{pending: map[string]pendingSample{}}
+}
+
+// factor is the scale for the estimate: 1 until enough samples.
+func (c *calibration) factor() float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.scale == 0 {
+		return 1
+	}
+	return c.scale
+}
+
+// done records a finished transcript and its (unscaled) estimate, and
+// reports whether a list should be sent now; the caller then calls listed.
+func (c *calibration) done(id string, expected time.Duration) bool {
+	if id == "" || expected <= 0 {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.pending[id]; !ok {
+		c.pending[id] = pendingSample{expected: expected}
+		c.order = append(c.order, id)
+		if len(c.order) > calibratePending {
+			delete(c.pending, c.order[0])
+			c.order = c.order[1:]
+		}
+	}
+	c.since++
+	if c.busy || c.since < calibrateEvery {
+		return false
+	}
+	c.busy, c.since = true, 0
+	return true
+}
+
+// listed takes the items of a list response (nil when it failed), and
+// updates the scale.
+func (c *calibration) listed(items []assemblyai.TranscriptListItem) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.busy = false
+	for _, it := range items {
+		p, ok := c.pending[it.ID]
+		if !ok || it.Completed == nil || it.Status != assemblyai.StatusCompleted {
+			continue
+		}
+		delete(c.pending, it.ID)
+		took := it.Completed.Sub(it.Created.Time)
+		if took <= 0 {
+			continue
+		}
+		c.ratios = append(c.ratios, float64(took)/float64(p.expected))
+		if len(c.ratios) > calibrateWindow {
+			c.ratios = c.ratios[len(c.ratios)-calibrateWindow:]
+		}
+	}
+	c.order = slices.DeleteFunc(c.order, func(id string) bool { _, ok := c.pending[id]; return !ok })
+	if len(c.ratios) < calibrateMin {
+		return
+	}
+	sorted := slices.Sorted(slices.Values(c.ratios))
+	m := sorted[len(sorted)/2]
+	c.scale = math.Min(math.Max(m, 1.0/calibrateBound), calibrateBound)
+}
+
+// calibrated returns the run's transcribe estimate scaled by the
+// calibration.
+func (r *Runner) calibrated() (base time.Duration, factor float64) {
+	m := r.calib.factor()
+	return time.Duration(float64(r.tcfg.ProcessingBase) * m), r.tcfg.ProcessingFactor * m
+}
+
+// calibrate notes a finished file and, every calibrateEvery files, sends
+// the list request in the background (not while the breaker is open).
+// With webhooks the estimate only times the fallback polls: no list is
+// spent on it.
+func (r *Runner) calibrate(transcriptID string, audio time.Duration) {
+	if audio <= 0 || r.hooks != nil {
+		return
+	}
+	expected := r.tcfg.ProcessingBase + time.Duration(r.tcfg.ProcessingFactor*float64(audio))
+	if !r.calib.done(transcriptID, expected) {
+		return
+	}
+	r.breakerMu.Lock()
+	if r.breakerState != resilience.BreakerClosed || r.wakeCtx.Err() != nil {
+		r.breakerMu.Unlock()
+		r.calib.listed(nil)
+		return
+	}
+	r.wakes.Add(1)
+	r.breakerMu.Unlock()
+	go func() {
+		defer r.wakes.Done()
+		ctx, cancel := context.WithTimeout(r.wakeCtx, time.Minute)
+		defer cancel()
+		var items []assemblyai.TranscriptListItem
+		if r.tcfg.Limiter == nil || r.tcfg.Limiter.Wait(ctx) == nil {
+			list, err := r.tcfg.Client.ListTranscripts(ctx, assemblyai.ListParams{Status: assemblyai.StatusCompleted, Limit: calibrateLimit})
+			if err == nil {
+				items = list.Transcripts
+			} else if ctx.Err() == nil {
+				r.logger.Debug("calibration list", slog.Any("error", err))
+			}
+		}
+		r.calib.listed(items)
+		r.logger.Debug("processing-time calibration", slog.Float64("scale", r.calib.factor()))
+	}()
+}
