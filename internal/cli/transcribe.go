@@ -86,7 +86,7 @@ func (o *workOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.LogFile, "log-file", "", "write logs to this file instead of stderr")
 	fs.DurationVar(&o.ExpectBase, "expect-processing-base", 0,
-		"estimated fixed part of AssemblyAI's processing time, which times the first poll (default 3s; the emulator's model with --emulator)")
+		"estimated fixed part of AssemblyAI's processing time, which times the first poll (default 3s; the emulator's model with --emulator; scaled during the run by the measured times)")
 	fs.Float64Var(&o.ExpectFactor, "expect-processing-factor", 0,
 		"estimated processing time per second of audio (default 0.15; the emulator's model with --emulator)")
 	fs.StringVar(&o.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (loopback unless --allow-remote)")
