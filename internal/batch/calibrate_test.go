@@ -66,7 +66,7 @@ func TestPollsAdaptToMeasuredProcessingTime(t *testing.T) {
 	if first < 900*time.Millisecond {
 		t.Errorf("first files done %v after their create: the estimate was not too long?", first)
 	}
-	if last > 600*time.Millisecond {
+	if last > 700*time.Millisecond {
 		t.Errorf("last files done %v after their create, first ones %v: the estimate did not adapt", last, first)
 	}
 	lists := 0

@@ -233,7 +233,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 			next = r.webhookFallback(due)
 			wait = min(next, within(ctx, r.webhookWait()))
 			notice = r.hooks.watch(job.ID)
-		} else if due > max(r.pollLead(), inProcessPoll) {
+		} else if due > within(ctx, max(r.pollLead(), inProcessPoll)) {
 			break
 		}
 		releaseSlot() // the store counts the transcript from here
