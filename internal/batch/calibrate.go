@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -37,6 +38,11 @@ const (
 	calibratePending = 1000
 )
 
+// calibrationSetting names the last measured scale in the store's settings:
+// the next run (or batch) on the store starts from it rather than from the
+// bare estimate.
+const calibrationSetting = "processing_scale"
+
 // calibration is the run's measured ratio of true to estimated processing
 // time. Safe for concurrent use.
 type calibration struct {
@@ -53,6 +59,16 @@ type pendingSample struct{ expected time.Duration }
 
 func newCalibration() *calibration {
 	return &calibration{pending: map[string]pendingSample{}}
+}
+
+// start sets the scale measured by an earlier run, until this run has its
+// own samples.
+func (c *calibration) start(scale float64) {
+	if scale >= 1.0/calibrateBound && scale <= calibrateBound {
+		c.mu.Lock()
+		c.scale = scale
+		c.mu.Unlock()
+	}
 }
 
 // factor is the scale for the estimate: 1 until enough samples.
@@ -89,9 +105,9 @@ func (c *calibration) done(id string, expected time.Duration) bool {
 	return true
 }
 
-// listed takes the items of a list response (nil when it failed), and
-// updates the scale.
-func (c *calibration) listed(items []assemblyai.TranscriptListItem) {
+// listed takes the items of a list response (nil when it failed), updates
+// the scale and reports whether it was measured (enough samples).
+func (c *calibration) listed(items []assemblyai.TranscriptListItem) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.busy = false
@@ -112,11 +128,12 @@ func (c *calibration) listed(items []assemblyai.TranscriptListItem) {
 	}
 	c.order = slices.DeleteFunc(c.order, func(id string) bool { _, ok := c.pending[id]; return !ok })
 	if len(c.ratios) < calibrateMin {
-		return
+		return false
 	}
 	sorted := slices.Sorted(slices.Values(c.ratios))
 	m := sorted[len(sorted)/2]
 	c.scale = math.Min(math.Max(m, 1.0/calibrateBound), calibrateBound)
+	return true
 }
 
 // calibrated returns the run's transcribe estimate scaled by the
@@ -159,7 +176,12 @@ func (r *Runner) calibrate(transcriptID string, audio time.Duration) {
 				r.logger.Debug("calibration list", slog.Any("error", err))
 			}
 		}
-		r.calib.listed(items)
-		r.logger.Debug("processing-time calibration", slog.Float64("scale", r.calib.factor()))
+		if r.calib.listed(items) {
+			scale := r.calib.factor()
+			r.logger.Debug("processing-time calibration", slog.Float64("scale", scale))
+			if err := r.store.putSetting(ctx, calibrationSetting, strconv.FormatFloat(scale, 'g', 6, 64)); err != nil && ctx.Err() == nil {
+				r.logger.Debug("save processing-time calibration", slog.Any("error", err))
+			}
+		}
 	}()
 }

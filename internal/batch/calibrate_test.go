@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,5 +76,25 @@ func TestPollsAdaptToMeasuredProcessingTime(t *testing.T) {
 	}
 	if lists < 1 || lists > n/25+1 {
 		t.Errorf("%d list requests for %d files, want 1 to %d", lists, n, n/25+1)
+	}
+
+	// The next run on the store starts from the measured scale: its first
+	// files are fetched about when done, before it has measured anything.
+	more := t.TempDir() // new paths: new inputs
+	writeWAVs(t, more, 10)
+	inputs, _ = batch.ResolveInputs([]string{more}, nil)
+	if res, err := st.Enqueue(ctx, inputs); err != nil || res.Added != 10 {
+		t.Fatalf("enqueue: %v, %+v", err, res)
+	}
+	if sum, err := st.Run(ctx, cfg); err != nil || sum.Done != n+10 {
+		t.Fatalf("second run: %v, %+v", err, sum)
+	}
+	all, err := st.Files(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := slices.DeleteFunc(all, func(f *batch.File) bool { return !strings.HasPrefix(f.Source, more) })
+	if got := mean(second); got > 700*time.Millisecond {
+		t.Errorf("second run's files done %v after their create: it did not start from the measured scale", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -93,6 +94,11 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 		return Summary{}, fmt.Errorf("create queue client: %w", err)
 	}
 	r.client = client
+	if v, err := s.setting(ctx, calibrationSetting); err == nil && v != "" {
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			r.calib.start(f)
+		}
+	}
 	if cfg.Webhook.Listener != nil {
 		secret, err := s.webhookSecret(ctx)
 		if err != nil {

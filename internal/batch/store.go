@@ -173,3 +173,26 @@ func migrateRiver[TTx any](ctx context.Context, m *rivermigrate.Migrator[TTx]) e
 	_, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
 	return err
 }
+
+// setting returns a value of the store's settings table ("" when unset).
+func (s *Store) setting(ctx context.Context, name string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM durascribe_setting WHERE name = $1`, name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read setting %s: %w", name, err)
+	}
+	return v, nil
+}
+
+// putSetting sets a value of the store's settings table.
+func (s *Store) putSetting(ctx context.Context, name, value string) error {
+	if _, err := s.db.ExecContext(ctx,
+		`INSERT INTO durascribe_setting (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
+		name, value); err != nil {
+		return fmt.Errorf("save setting %s: %w", name, err)
+	}
+	return nil
+}

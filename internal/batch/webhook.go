@@ -73,11 +73,7 @@ func (s *Store) webhookSecret(ctx context.Context) (string, error) {
 		webhookSettingName, hex.EncodeToString(b[:])); err != nil {
 		return "", fmt.Errorf("save webhook secret: %w", err)
 	}
-	var v string
-	if err := s.db.QueryRowContext(ctx, `SELECT value FROM durascribe_setting WHERE name = $1`, webhookSettingName).Scan(&v); err != nil {
-		return "", fmt.Errorf("read webhook secret: %w", err)
-	}
-	return v, nil
+	return s.setting(ctx, webhookSettingName)
 }
 
 // webhooks is a run's notification receiver: it hands a notification to the
