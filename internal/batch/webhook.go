@@ -96,8 +96,11 @@ type webhooks struct {
 	early map[int64]time.Time
 
 	// received counts authenticated notifications, ends transcripts that
-	// ended; with many ends and no notification the URL is wrong.
-	received, ends atomic.Int64
+	// ended; with many ends and no notification the URL is wrong. refused
+	// counts requests without the secret: the first few are warned about,
+	// the rest only logged at debug level (a stranger must not flood the
+	// logs).
+	received, ends, refused atomic.Int64
 }
 
 // unreachedAfter is how many transcripts end without a single notification
@@ -234,7 +237,11 @@ func (h *webhooks) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if subtle.ConstantTimeCompare([]byte(req.Header.Get(webhookHeader)), h.secret) != 1 {
-		h.logger.Warn("webhook notification refused: missing or wrong token", slog.String("remote", req.RemoteAddr))
+		level := slog.LevelWarn
+		if h.refused.Add(1) > 3 {
+			level = slog.LevelDebug
+		}
+		h.logger.Log(req.Context(), level, "webhook notification refused: missing or wrong token", slog.String("remote", req.RemoteAddr))
 		result = "unauthorized"
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
