@@ -23,17 +23,8 @@ func TestPollsAdaptToMeasuredProcessingTime(t *testing.T) {
 	const n, scale = 80, 0.1
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	st, err := batch.Open(ctx, filepath.Join(t.TempDir(), "calib.db"), batch.OpenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close() //nolint:errcheck // test teardown
-	dir := t.TempDir()
-	writeWAVs(t, dir, n)
-	inputs, _ := batch.ResolveInputs([]string{dir}, nil)
-	if _, err := st.Enqueue(ctx, inputs); err != nil {
-		t.Fatal(err)
-	}
+	var err error
+	st := queuedStore(t, ctx, filepath.Join(t.TempDir(), "calib.db"), n)
 	em := emulatortest.New(t, emulator.Config{Seed: 9, TimeScale: scale})
 	cfg := runConfig(t, em.URL, em.APIKey, scale, "")
 	cfg.Concurrency, cfg.UploadConcurrency = 10, 2
@@ -82,7 +73,7 @@ func TestPollsAdaptToMeasuredProcessingTime(t *testing.T) {
 	// files are fetched about when done, before it has measured anything.
 	more := t.TempDir() // new paths: new inputs
 	writeWAVs(t, more, 10)
-	inputs, _ = batch.ResolveInputs([]string{more}, nil)
+	inputs, _ := batch.ResolveInputs([]string{more}, nil)
 	if res, err := st.Enqueue(ctx, inputs); err != nil || res.Added != 10 {
 		t.Fatalf("enqueue: %v, %+v", err, res)
 	}

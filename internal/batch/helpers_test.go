@@ -185,3 +185,24 @@ func runDir(t *testing.T, dir string, seed int64, scale float64, conc, uploads i
 	}
 	return out
 }
+
+// queuedStore opens the store dsn (closed when the test ends) and queues n
+// new WAV files in it.
+func queuedStore(t *testing.T, ctx context.Context, dsn string, n int) *batch.Store {
+	t.Helper()
+	st, err := batch.Open(ctx, dsn, batch.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	dir := t.TempDir()
+	writeWAVs(t, dir, n)
+	inputs, err := batch.ResolveInputs([]string{dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Enqueue(ctx, inputs); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}

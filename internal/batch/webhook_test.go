@@ -25,20 +25,8 @@ func webhookRun(t *testing.T, dsn string, n int, url string, logs *syncBuffer) (
 	const scale = 0.1
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	st, err := batch.Open(ctx, dsn, batch.OpenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close() //nolint:errcheck // test teardown
-	dir := t.TempDir()
-	writeWAVs(t, dir, n)
-	inputs, err := batch.ResolveInputs([]string{dir}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Enqueue(ctx, inputs); err != nil {
-		t.Fatal(err)
-	}
+	var err error
+	st := queuedStore(t, ctx, dsn, n)
 	em := emulatortest.New(t, emulator.Config{Seed: 5, TimeScale: scale})
 	cfg := runConfig(t, em.URL, em.APIKey, scale, "")
 	cfg.Concurrency, cfg.UploadConcurrency = 4, 2
@@ -122,17 +110,8 @@ func TestStopEndsWebhookWaits(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	st, err := batch.Open(ctx, filepath.Join(t.TempDir(), "stop.db"), batch.OpenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close() //nolint:errcheck // test teardown
-	dir := t.TempDir()
-	writeWAVs(t, dir, 3)
-	inputs, _ := batch.ResolveInputs([]string{dir}, nil)
-	if _, err := st.Enqueue(ctx, inputs); err != nil {
-		t.Fatal(err)
-	}
+	var err error
+	st := queuedStore(t, ctx, filepath.Join(t.TempDir(), "stop.db"), 3)
 	// Transcripts that take an hour: every job ends up waiting for its
 	// notification.
 	em := emulatortest.New(t, emulator.Config{Seed: 5, ProcessingBase: time.Hour})
@@ -197,17 +176,8 @@ func TestSlotWaitsEndBeforeTheJobTimeout(t *testing.T) {
 	const scale = 0.05
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := batch.Open(ctx, filepath.Join(t.TempDir(), "timeout.db"), batch.OpenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close() //nolint:errcheck // test teardown
-	dir := t.TempDir()
-	writeWAVs(t, dir, 3)
-	inputs, _ := batch.ResolveInputs([]string{dir}, nil)
-	if _, err := st.Enqueue(ctx, inputs); err != nil {
-		t.Fatal(err)
-	}
+	var err error
+	st := queuedStore(t, ctx, filepath.Join(t.TempDir(), "timeout.db"), 3)
 	// Transcripts of 3 s against runs of at most 2 s: the next file waits
 	// for its slot longer than a run may last.
 	em := emulatortest.New(t, emulator.Config{Seed: 5, TimeScale: scale, ProcessingBase: time.Minute})
@@ -264,17 +234,8 @@ func wakeSnoozed(t *testing.T, scale float64, base, doneWithin time.Duration) {
 	const n = 6
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	st, err := batch.Open(ctx, filepath.Join(t.TempDir(), "wake.db"), batch.OpenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close() //nolint:errcheck // test teardown
-	dir := t.TempDir()
-	writeWAVs(t, dir, n)
-	inputs, _ := batch.ResolveInputs([]string{dir}, nil)
-	if _, err := st.Enqueue(ctx, inputs); err != nil {
-		t.Fatal(err)
-	}
+	var err error
+	st := queuedStore(t, ctx, filepath.Join(t.TempDir(), "wake.db"), n)
 	em := emulatortest.New(t, emulator.Config{Seed: 5, TimeScale: scale, ProcessingBase: base})
 	cfg := runConfig(t, em.URL, em.APIKey, scale, "")
 	cfg.Concurrency, cfg.UploadConcurrency = n, 2
