@@ -193,18 +193,7 @@ func workersSharePostgres(t *testing.T, webhook bool) {
 	dir := t.TempDir()
 	writeWAVs(t, dir, n)
 	ctx := context.Background()
-	st, err := batch.Open(ctx, dsn, batch.OpenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close() //nolint:errcheck // test teardown
-	inputs, err := batch.ResolveInputs([]string{dir}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Enqueue(ctx, inputs); err != nil {
-		t.Fatal(err)
-	}
+	st := enqueueDir(t, ctx, dsn, dir)
 	env := append(os.Environ(), crashChildEnv+"="+dsn, crashDirEnv+"="+dir, crashURLEnv+"="+em.URL,
 		crashKeyEnv+"="+em.APIKey, crashNoEnqueueEnv+"=1")
 	if webhook {

@@ -152,23 +152,12 @@ func runDir(t *testing.T, dir string, seed int64, scale float64, conc, uploads i
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	st, err := batch.Open(ctx, filepath.Join(t.TempDir(), "run.db"), batch.OpenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close() //nolint:errcheck // test teardown
-	inputs, err := batch.ResolveInputs([]string{dir}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Enqueue(ctx, inputs); err != nil {
-		t.Fatal(err)
-	}
+	st := enqueueDir(t, ctx, filepath.Join(t.TempDir(), "run.db"), dir)
 	em := emulatortest.New(t, emulator.Config{Seed: seed, TimeScale: scale})
 	cfg := runConfig(t, em.URL, em.APIKey, scale, "")
 	cfg.Concurrency, cfg.UploadConcurrency = conc, uploads
 	cfg.RequestsPerSecond = 5000
-	if sum, err := st.Run(ctx, cfg); err != nil || sum.Done != len(inputs) {
+	if sum, err := st.Run(ctx, cfg); err != nil || sum.Done != sum.Total() {
 		t.Fatalf("run: %v, %+v", err, sum)
 	}
 	files, err := st.Files(ctx)
@@ -190,13 +179,20 @@ func runDir(t *testing.T, dir string, seed int64, scale float64, conc, uploads i
 // new WAV files in it.
 func queuedStore(t *testing.T, ctx context.Context, dsn string, n int) *batch.Store {
 	t.Helper()
+	dir := t.TempDir()
+	writeWAVs(t, dir, n)
+	return enqueueDir(t, ctx, dsn, dir)
+}
+
+// enqueueDir opens the store dsn (closed when the test ends) and queues the
+// audio files of dir in it.
+func enqueueDir(t *testing.T, ctx context.Context, dsn, dir string) *batch.Store {
+	t.Helper()
 	st, err := batch.Open(ctx, dsn, batch.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	dir := t.TempDir()
-	writeWAVs(t, dir, n)
 	inputs, err := batch.ResolveInputs([]string{dir}, nil)
 	if err != nil {
 		t.Fatal(err)

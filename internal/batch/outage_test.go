@@ -7,7 +7,6 @@ import (
 
 	"github.com/durascribe/durascribe/emulator"
 	"github.com/durascribe/durascribe/emulator/emulatortest"
-	"github.com/durascribe/durascribe/internal/batch"
 	"github.com/durascribe/durascribe/resilience"
 )
 
@@ -36,22 +35,9 @@ func TestOutageRecovery(t *testing.T) {
 		// designed when failures are too few to be an outage).
 		outage := emulator.Outage{Start: 0, End: emulator.Duration(45 * time.Second)}
 		sc := emulator.Scenario{Name: "outage-test", Outages: []emulator.Outage{outage}}
-		dir := t.TempDir()
-		writeWAVs(t, dir, n)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		st, err := batch.Open(ctx, dsn, batch.OpenOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close() //nolint:errcheck // test teardown
-		inputs, err := batch.ResolveInputs([]string{dir}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := st.Enqueue(ctx, inputs); err != nil {
-			t.Fatal(err)
-		}
+		st := queuedStore(t, ctx, dsn, n)
 		// The emulator (and so the outage) starts only now, with the store
 		// open and the files queued: on a loaded machine those take longer
 		// than the whole scaled outage.
