@@ -187,6 +187,12 @@ func New(cfg Config) (*Client, error) {
 // BaseURL returns the origin requests go to, e.g. "https://api.assemblyai.com".
 func (c *Client) BaseURL() string { return c.base.String() }
 
+// RequestTimeout returns the bound of one JSON request (Config.RequestTimeout
+// after defaults): the longest a create's POST is waited for. Callers that
+// reconcile creates of unknown outcome use it to know how long a sent
+// create may still land.
+func (c *Client) RequestTimeout() time.Duration { return c.cfg.RequestTimeout }
+
 // Host returns host[:port] of the base URL, e.g. "api.assemblyai.com".
 func (c *Client) Host() string { return c.base.Host }
 
@@ -269,6 +275,9 @@ type call struct {
 	query    url.Values
 	rawQuery string // used when query is nil: a server-made page URL, verbatim
 	in       any    // JSON request body, or nil
+	// date, when set, receives the response's Date header (zero when it
+	// is missing or unparsable).
+	date *time.Time
 }
 
 // do sends one JSON-API request under Config.RequestTimeout and returns the
@@ -308,6 +317,9 @@ func (c *Client) do(ctx context.Context, k call) ([]byte, error) {
 	defer drainClose(resp.Body)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, c.apiError(k, resp)
+	}
+	if k.date != nil {
+		*k.date, _ = http.ParseTime(resp.Header.Get("Date"))
 	}
 	b, err := c.readBody(resp.Body)
 	if err != nil {

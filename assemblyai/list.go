@@ -28,6 +28,10 @@ type ListParams struct {
 type TranscriptList struct {
 	PageDetails PageDetails          `json:"page_details"`
 	Transcripts []TranscriptListItem `json:"transcripts"`
+	// ServerDate is the response's Date header: the API's clock when it
+	// answered, against which Created times compare without our clock's
+	// skew. Zero when the header is missing.
+	ServerDate time.Time `json:"-"`
 }
 
 // PageDetails describes one page of a transcript list.
@@ -77,10 +81,15 @@ func (c *Client) ListTranscriptsPage(ctx context.Context, pageURL string) (*Tran
 
 func (c *Client) list(ctx context.Context, k call) (*TranscriptList, error) {
 	k.method, k.endpoint, k.path = http.MethodGet, EndpointTranscripts, EndpointTranscripts
-	var l TranscriptList
+	var (
+		l    TranscriptList
+		date time.Time
+	)
+	k.date = &date
 	if err := c.doJSON(ctx, k, &l); err != nil {
 		return nil, err
 	}
+	l.ServerDate = date
 	return &l, nil
 }
 

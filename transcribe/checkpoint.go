@@ -44,8 +44,12 @@ type Checkpoint struct {
 
 	// IntentAt is set (and saved) just before POST /v2/transcript is sent and
 	// cleared when TranscriptID is saved. An IntentAt with no TranscriptID after
-	// a crash or an ambiguous failure means "a transcript may exist": it is
-	// reconciled through the list endpoint before any resubmit.
+	// a crash or an ambiguous failure means "a transcript may exist or may
+	// still appear": the list endpoint is searched for our upload URL, and
+	// until the create's horizon (IntentAt + the client's request timeout +
+	// Config.CreateLandingMargin) nothing is sent again, however often the
+	// search comes back empty (a *CreatePendingError says when to look next).
+	// From the horizon on, one more empty search allows a new create.
 	IntentAt time.Time `json:"intent_at,omitzero"`
 
 	// TranscriptID is the transcript being waited for, and CreatedAt when it

@@ -54,6 +54,26 @@ func (e *TranscriptError) Transient() bool {
 	return assemblyai.ClassifyTranscriptError(e.Message) == assemblyai.ClassRetryable
 }
 
+// CreatePendingError says that a create of unknown outcome (a crash, a
+// timeout or a dropped connection after POST /v2/transcript was sent) may
+// still land: the list does not show its transcript yet, and sending another
+// create before Until could pay twice. Decide maps it to ActionRetryLater
+// after Wait; the next Step lists again and creates only from Until on.
+type CreatePendingError struct {
+	// IntentAt is when the earlier create was sent (our clock).
+	IntentAt time.Time
+	// Until is when it can no longer land: IntentAt + the client's request
+	// timeout + Config.CreateLandingMargin.
+	Until time.Time
+	// Wait is Until less the time of the check.
+	Wait time.Duration
+}
+
+func (e *CreatePendingError) Error() string {
+	return fmt.Sprintf("a create sent at %s may still land until %s; not sending another before then",
+		e.IntentAt.UTC().Format(time.TimeOnly), e.Until.UTC().Format(time.TimeOnly))
+}
+
 // Action is what a durable queue should do with an error from Step.
 type Action int
 
@@ -95,6 +115,7 @@ func Decide(err error) (Action, time.Duration) {
 	var (
 		rle *resilience.RetryLaterError
 		te  *TranscriptError
+		cpe *CreatePendingError
 	)
 	switch {
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) && !isAPIError(err):
@@ -110,6 +131,8 @@ func Decide(err error) (Action, time.Duration) {
 		return ActionFail, 0
 	case errors.As(err, &rle):
 		return ActionRetryLater, rle.After
+	case errors.As(err, &cpe):
+		return ActionRetryLater, max(cpe.Wait, time.Nanosecond)
 	}
 	switch assemblyai.Classify(err) {
 	case assemblyai.ClassPermanent:

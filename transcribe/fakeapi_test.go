@@ -40,12 +40,21 @@ type fakeAPI struct {
 	outcome func(n int) (status, message string)
 	// pollsToFinish is how many GETs a transcript stays "processing".
 	pollsToFinish int
+	// createLatency is how long a create takes before the transcript
+	// exists; the server goes on when the client gives up earlier.
+	createLatency time.Duration
+	// listLag hides transcripts younger than this from the list.
+	listLag time.Duration
+	// clockOffset is the server's clock less ours: created times and the
+	// list's Date header are on the server's clock.
+	clockOffset time.Duration
 }
 
 type fakeTranscript struct {
 	ID       string
 	AudioURL string
-	Created  time.Time
+	Created  time.Time // on the server's clock
+	landed   time.Time // on ours
 	Status   string
 	Error    string
 	polls    int
@@ -139,7 +148,11 @@ func (f *fakeAPI) create(w http.ResponseWriter, r *http.Request) {
 	if hook != nil && hook(n, w, nil) {
 		return
 	}
-	tr := &fakeTranscript{ID: newID(), AudioURL: p.AudioURL, Created: time.Now().UTC(), Status: "queued"}
+	f.mu.Lock()
+	latency, offset := f.createLatency, f.clockOffset
+	f.mu.Unlock()
+	time.Sleep(latency)
+	tr := &fakeTranscript{ID: newID(), AudioURL: p.AudioURL, Created: time.Now().Add(offset).UTC(), landed: time.Now(), Status: "queued"}
 	f.mu.Lock()
 	f.transcripts = append(f.transcripts, tr)
 	tr.n = len(f.transcripts)
@@ -202,12 +215,16 @@ func (f *fakeAPI) list(w http.ResponseWriter, r *http.Request) {
 	items := []map[string]any{}
 	for i := len(f.transcripts) - 1; i >= 0; i-- {
 		tr := f.transcripts[i]
+		if !tr.landed.IsZero() && time.Since(tr.landed) < f.listLag {
+			continue
+		}
 		items = append(items, map[string]any{
 			"id": tr.ID, "resource_url": "http://" + r.Host + "/v2/transcript/" + tr.ID,
 			"status": tr.Status, "created": tr.Created.Format("2006-01-02T15:04:05.000000"),
 			"completed": nil, "audio_url": tr.AudioURL, "error": nil,
 		})
 	}
+	w.Header().Set("Date", time.Now().Add(f.clockOffset).UTC().Format(http.TimeFormat))
 	writeJSON(w, 200, map[string]any{
 		"page_details": map[string]any{
 			"limit": 200, "result_count": len(items),

@@ -207,6 +207,9 @@ func (s *step) create(ctx context.Context) error {
 		if found != nil {
 			return s.adopt(ctx, found.ID, found.Created.Time)
 		}
+		if err := s.pending(); err != nil {
+			return &StageError{Stage: StageCreate, Err: err}
+		}
 		s.cp.IntentAt = time.Time{}
 	}
 	// An old upload cannot be trusted to exist any more: upload again.
@@ -243,6 +246,9 @@ func (s *step) create(ctx context.Context) error {
 				tr = &assemblyai.Transcript{ID: found.ID}
 				return nil
 			}
+			if err := s.pending(); err != nil {
+				return err
+			}
 			ambiguous = false
 		}
 		if err := s.limit(ctx); err != nil {
@@ -267,7 +273,12 @@ func (s *step) create(ctx context.Context) error {
 		}
 		tr = t
 		return nil
-	}, outcome)
+	}, func(err error) resilience.Outcome {
+		if _, ok := errors.AsType[*CreatePendingError](err); ok {
+			return resilience.Outcome{} // not a failure of the API: wait, don't retry
+		}
+		return outcome(err)
+	})
 	if err != nil {
 		// The intent stays saved when the outcome is unknown, so that the
 		// next step (or the next process) reconciles before resubmitting.
@@ -275,6 +286,17 @@ func (s *step) create(ctx context.Context) error {
 	}
 	s.created = true
 	return s.adopt(ctx, tr.ID, s.t.cfg.Clock().UTC())
+}
+
+// pending returns a *CreatePendingError while the saved intent's create may
+// still land (see Config.CreateLandingMargin), nil from its horizon on.
+func (s *step) pending() error {
+	until := s.cp.IntentAt.Add(s.t.cfg.Client.RequestTimeout() + s.t.cfg.CreateLandingMargin)
+	now := s.t.cfg.Clock()
+	if !now.Before(until) {
+		return nil
+	}
+	return &CreatePendingError{IntentAt: s.cp.IntentAt, Until: until, Wait: until.Sub(now)}
 }
 
 // firstPoll is the wait between creating a transcript and the first poll:

@@ -136,14 +136,16 @@ func TestReconcileInsideCreateDoesNotWaitForItsOwnProbe(t *testing.T) {
 		}
 		client, _ := assemblyai.New(assemblyai.Config{
 			APIKey: assemblyai.APIKey(api.key), BaseURL: "http://127.0.0.1:1",
-			HTTPClient: &http.Client{Transport: handlerTransport{api}},
+			HTTPClient: &http.Client{Transport: handlerTransport{api}}, RequestTimeout: time.Second,
 		})
 		prof := testProfile()
 		prof.RetryAfterCap = time.Minute
 		breakers := resilience.NewBreakers(resilience.BreakerConfig{
 			ConsecutiveFailures: 1, OpenDelay: time.Second, JitterFactor: 0.01,
 		})
-		tr, _ := New(Config{Client: client, Profile: prof, Breakers: breakers})
+		// The 503 leaves the create's outcome unknown: the resubmit waits
+		// for its horizon, 2 s here (request timeout + landing margin).
+		tr, _ := New(Config{Client: client, Profile: prof, Breakers: breakers, CreateLandingMargin: time.Second})
 		file := filepath.Join(t.TempDir(), "a.wav")
 		_ = os.WriteFile(file, []byte("bytes"), 0o600)
 		start := time.Now()

@@ -73,11 +73,27 @@ type Config struct {
 	// asking to retry later: after this long, the last error is returned.
 	// Defaults to 1 h.
 	GiveUpAfter time.Duration
+	// CreateLandingMargin is how long after the client gave up on a create
+	// (Client.RequestTimeout after it was sent) that create may still land
+	// or first appear in the list endpoint. Until IntentAt + RequestTimeout +
+	// CreateLandingMargin a create of unknown outcome is only looked for,
+	// never sent again (see Checkpoint.IntentAt). Defaults to
+	// DefaultCreateLandingMargin.
+	CreateLandingMargin time.Duration
 	// Clock returns the current time. Defaults to time.Now.
 	Clock func() time.Time
 	// Rand returns a uniform float in [0,1). Defaults to math/rand/v2.
 	Rand func() float64
 }
+
+// DefaultCreateLandingMargin is the default Config.CreateLandingMargin. A
+// server may go on with a create its client stopped waiting for (seen: a
+// create answered after 32 s against a 30 s timeout), and the list endpoint
+// may show a new transcript a little after it was made (seen: 2 s). One
+// minute covers both with room to spare; it is paid only by a file whose
+// create had an unknown outcome and whose transcript the list does not show,
+// so a generous value costs little.
+const DefaultCreateLandingMargin = time.Minute
 
 // Limiter is a request-rate limiter such as *rate.Limiter from
 // golang.org/x/time/rate.
@@ -116,6 +132,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.GiveUpAfter == 0 {
 		c.GiveUpAfter = time.Hour
+	}
+	if c.CreateLandingMargin == 0 {
+		c.CreateLandingMargin = DefaultCreateLandingMargin
 	}
 	if c.Clock == nil {
 		c.Clock = time.Now

@@ -241,29 +241,6 @@ func TestAmbiguousCreateIsReconciledWithoutDuplicate(t *testing.T) {
 	}
 }
 
-func TestAmbiguousCreateWithNothingCreatedIsResubmittedOnce(t *testing.T) {
-	t.Parallel()
-	api := newFakeAPI()
-	api.onCreate = func(n int, w http.ResponseWriter, created *fakeTranscript) bool {
-		if n == 1 && created == nil {
-			writeJSON(w, 502, map[string]string{"error": "Bad Gateway"})
-			return true
-		}
-		return false
-	}
-	h := newHarness(t, api)
-	if _, err := h.tr.Transcribe(t.Context(), h.file, assemblyai.TranscriptParams{}); err != nil {
-		t.Fatal(err)
-	}
-	_, creates, _, transcripts := api.counts()
-	if creates != 2 || transcripts != 1 {
-		t.Fatalf("creates=%d transcripts=%d, want 2 POSTs and 1 transcript", creates, transcripts)
-	}
-	if api.lists == 0 {
-		t.Fatal("resubmitted without reconciling first")
-	}
-}
-
 func TestResumeWithSavedIntentAdoptsExistingTranscript(t *testing.T) {
 	t.Parallel()
 	api := newFakeAPI()

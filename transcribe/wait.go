@@ -10,18 +10,26 @@ import (
 )
 
 const (
-	// reconcileSlack allows for clock skew between us and the API when
-	// comparing a transcript's creation time with our saved intent.
+	// reconcileSlack widens the part of the list read when reconciling: the
+	// API's Date header has whole seconds, and the list request itself takes
+	// time. It only bounds how far back the list is read (transcripts are
+	// matched by upload URL, never by time), so a generous value costs at
+	// most a page more.
 	reconcileSlack = 5 * time.Minute
 	// reconcileMaxPages bounds the list pages read when reconciling.
 	reconcileMaxPages = 10
 )
 
-// reconcile looks for a transcript created from our audio URL after our saved
-// intent and not already known to this checkpoint. It returns nil when there
-// is none: only then may the create be sent again. pol retries the list.
+// reconcile looks for a transcript created from our upload URL that this
+// checkpoint does not know yet (TranscriptIDs holds the transcripts of
+// earlier resubmits of the same upload). It returns nil when there is none
+// yet. pol retries the list.
+//
+// The list is newest first and read back to the saved intent, measured on
+// the API's clock: the intent's age on our clock is subtracted from the
+// response's Date, so that a server clock minutes off ours neither hides
+// our transcript nor makes us read the whole history.
 func (s *step) reconcile(ctx context.Context, pol resilience.Policy) (*assemblyai.TranscriptListItem, error) {
-	since := s.cp.IntentAt.Add(-reconcileSlack)
 	var found *assemblyai.TranscriptListItem
 	err := pol.Do(ctx, func(ctx context.Context, _ int) error {
 		found = nil
@@ -30,16 +38,16 @@ func (s *step) reconcile(ctx context.Context, pol resilience.Policy) (*assemblya
 		}
 		list, err := s.t.cfg.Client.ListTranscripts(ctx, assemblyai.ListParams{Limit: 200})
 		for page := 1; err == nil; page++ {
+			since := s.intentOnServer(list.ServerDate).Add(-reconcileSlack)
 			oldest := false
 			for i := range list.Transcripts {
 				it := list.Transcripts[i]
-				if it.Created.Before(since) {
-					oldest = true
-					continue
-				}
 				if it.AudioURL == s.cp.UploadURL && !slices.Contains(s.cp.TranscriptIDs, it.ID) {
 					found = &it
 					return nil
+				}
+				if it.Created.Before(since) {
+					oldest = true
 				}
 			}
 			if oldest || list.PageDetails.PrevURL == nil || *list.PageDetails.PrevURL == "" || page >= reconcileMaxPages {
@@ -53,6 +61,16 @@ func (s *step) reconcile(ctx context.Context, pol resilience.Policy) (*assemblya
 		return err
 	}, outcome)
 	return found, err
+}
+
+// intentOnServer is the saved intent's time on the API's clock, given the
+// API's Date of a response received now (our clock's IntentAt when the
+// response had no Date).
+func (s *step) intentOnServer(serverDate time.Time) time.Time {
+	if serverDate.IsZero() {
+		return s.cp.IntentAt
+	}
+	return serverDate.Add(-s.t.cfg.Clock().Sub(s.cp.IntentAt))
 }
 
 // wait polls the transcript once and decides what comes next.

@@ -61,6 +61,10 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 	if r.tcfg.ProcessingFactor == 0 {
 		r.tcfg.ProcessingFactor = 0.15
 	}
+	if r.tcfg.CreateLandingMargin == 0 {
+		r.tcfg.CreateLandingMargin = transcribe.DefaultCreateLandingMargin
+	}
+	r.tcfg.CreateLandingMargin = r.scale(r.tcfg.CreateLandingMargin)
 	r.tcfg.ProcessingBase = r.scale(r.tcfg.ProcessingBase)
 	r.tcfg.ProcessingFactor *= cfg.TimeScale
 	if r.tcfg.Budget == nil {
