@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -114,6 +115,14 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 		defer r.hooks.close()
 	}
 
+	// One worker per SQLite store: wait for any other to stop first.
+	release, held, err := r.own(ctx)
+	if err != nil || !held {
+		sum, serr := r.summary(context.WithoutCancel(ctx))
+		return sum, cmp.Or(err, serr)
+	}
+	defer release()
+
 	// Jobs for every unfinished file (a no-op for those that have one), and
 	// the queue un-paused in case a previous run died with its breaker open.
 	if err := s.ensureJobs(ctx); err != nil {
@@ -123,14 +132,6 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 		if err := client.QueueResume(ctx, QueueName, nil); err != nil {
 			return Summary{}, fmt.Errorf("resume queue: %w", err)
 		}
-	}
-	release, rescued, err := s.claimSQLite(ctx)
-	if err != nil {
-		return Summary{}, err
-	}
-	defer release()
-	if rescued > 0 {
-		r.logger.Info("rescued jobs orphaned by a crash", slog.Int64("jobs", rescued))
 	}
 	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 		return Summary{}, fmt.Errorf("start queue: %w", err)

@@ -84,6 +84,10 @@ type RunConfig struct {
 	OnProgress func(Progress)
 	// ProgressEvery is the period of OnProgress. Defaults to 2 s.
 	ProgressEvery time.Duration
+	// OwnerRecheck is how often a run waiting for another process to stop
+	// working its SQLite store tries to take over. Defaults to
+	// DefaultOwnerRecheck.
+	OwnerRecheck time.Duration
 	// StopGrace is how long a graceful stop waits for running attempts
 	// before cancelling them. Defaults to 5 s.
 	StopGrace time.Duration
@@ -131,6 +135,9 @@ func (c RunConfig) WithDefaults() RunConfig {
 	}
 	if c.StopGrace == 0 {
 		c.StopGrace = 5 * time.Second
+	}
+	if c.OwnerRecheck == 0 {
+		c.OwnerRecheck = DefaultOwnerRecheck
 	}
 	if c.Breaker.ConsecutiveFailures == 0 {
 		c.Breaker.ConsecutiveFailures = defaultConsecutiveFailures
