@@ -2,7 +2,6 @@ package transcribe
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -78,13 +77,8 @@ type Checkpoint struct {
 
 // SaveFunc durably records a Checkpoint. The orchestrator calls it before each
 // action whose effect must survive a crash (after an upload, before and after a
-// create). If it returns an error the orchestrator stops and returns that error
-// without acting. An error that wraps ErrHold is not a failure: the step
-// stops without recording it as the checkpoint's LastError.
+// create), with a context that is not cancelled with the step's: a result
+// already obtained (an upload URL, a transcript id) is saved even when the
+// caller is stopping. If it returns an error the orchestrator stops and returns
+// that error without acting. It should return promptly.
 type SaveFunc func(ctx context.Context, cp Checkpoint) error
-
-// ErrHold, wrapped in an error returned by a SaveFunc that saved the
-// checkpoint, holds the step before its next action (a batch pipeline with
-// no free transcript slot). The step returns that error and the caller
-// resumes from the saved checkpoint later.
-var ErrHold = errors.New("transcribe: step held by the caller")

@@ -58,7 +58,7 @@ func (s *step) run(ctx context.Context) (StepResult, error) {
 
 // persist saves the checkpoint; nothing is acted on until it is saved.
 func (s *step) persist(ctx context.Context) error {
-	if err := s.save(ctx, s.cp); err != nil {
+	if err := s.save(context.WithoutCancel(ctx), s.cp); err != nil {
 		return fmt.Errorf("save checkpoint: %w", err)
 	}
 	return nil
@@ -67,7 +67,7 @@ func (s *step) persist(ctx context.Context) error {
 // recordError notes err in the checkpoint and saves it, best effort: the
 // error itself is what the caller acts on.
 func (s *step) recordError(ctx context.Context, err error) {
-	if errors.Is(err, context.Canceled) || errors.Is(err, ErrHold) {
+	if errors.Is(err, context.Canceled) {
 		return
 	}
 	s.cp.LastError = err.Error()

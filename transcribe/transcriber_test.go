@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -575,35 +574,5 @@ func TestRetriedFailuresLogAtInfoAndTheLastAtWarn(t *testing.T) {
 	_, _ = h2.tr.Transcribe(t.Context(), h2.file, assemblyai.TranscriptParams{})
 	if !strings.Contains(h2.logs.String(), `"level":"WARN"`) {
 		t.Fatalf("the final failure did not log a warning:\n%s", h2.logs.String())
-	}
-}
-
-// A SaveFunc that holds the step (ErrHold) after the upload stops it before
-// the create, and the hold is not recorded as an error: recording it would
-// save the checkpoint once more, calling the SaveFunc again.
-func TestSaveFuncHoldsTheStep(t *testing.T) {
-	t.Parallel()
-	api := newFakeAPI()
-	h := newHarness(t, api)
-	hold := fmt.Errorf("no slot yet: %w", ErrHold)
-	var saves int
-	res, err := h.tr.Step(t.Context(), Checkpoint{Source: h.file}, assemblyai.TranscriptParams{}, func(_ context.Context, cp Checkpoint) error {
-		saves++
-		if cp.Stage == StageCreate && cp.TranscriptID == "" {
-			return hold
-		}
-		return nil
-	})
-	if !errors.Is(err, hold) {
-		t.Fatalf("Step: %v, want the hold", err)
-	}
-	if uploads, creates, _, _ := api.counts(); uploads != 1 || creates != 0 {
-		t.Errorf("uploads=%d creates=%d, want 1 and 0", uploads, creates)
-	}
-	if saves != 1 {
-		t.Errorf("SaveFunc called %d times, want once", saves)
-	}
-	if res.Checkpoint.LastError != "" || res.Checkpoint.UploadURL == "" {
-		t.Errorf("checkpoint %+v: want the upload URL and no last error", res.Checkpoint)
 	}
 }

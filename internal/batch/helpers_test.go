@@ -125,7 +125,10 @@ func wavSamples(seed, samples int) []byte {
 
 // runConfig is a RunConfig against an emulator at url, time-scaled.
 func runConfig(t testing.TB, url, key string, scale float64, out string) batch.RunConfig {
-	client, err := assemblyai.New(assemblyai.Config{APIKey: assemblyai.APIKey(key), BaseURL: url})
+	// Request timeouts scale as the CLI's do (never under 2 s): they bound
+	// how long an interrupted create may still land.
+	timeout := max(time.Duration(float64(30*time.Second)*scale), 2*time.Second)
+	client, err := assemblyai.New(assemblyai.Config{APIKey: assemblyai.APIKey(key), BaseURL: url, RequestTimeout: timeout})
 	if err != nil {
 		panic(err)
 	}

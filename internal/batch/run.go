@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/durascribe/durascribe/resilience"
 	"github.com/durascribe/durascribe/transcribe"
@@ -24,7 +25,8 @@ type Summary struct {
 
 // Run works the store's queue until every file is done or failed
 // (RunConfig.UntilDone), or until ctx is cancelled (graceful stop: running
-// attempts get RunConfig.StopGrace to finish, state is saved), or until the
+// attempts are cancelled at a safe point, their checkpoints saved, and no
+// file fails because of it), or until the
 // account cannot work (ErrStopRun). It returns the counts at the end.
 func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 	cfg = cfg.WithDefaults()
@@ -184,10 +186,20 @@ func (r *Runner) wait(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if p.Pending == 0 && p.Working == 0 {
+		if p.Pending == 0 && p.Working == 0 || !r.liveJobs(ctx) {
 			return nil
 		}
 	}
+}
+
+// liveJobs reports whether any transcribe_file job may still run: files
+// left unfinished without one (cancelled in the dashboard) do not hold a
+// run open; the next run queues them again.
+func (r *Runner) liveJobs(ctx context.Context) bool {
+	res, err := r.client.JobList(ctx, river.NewJobListParams().Kinds(TranscribeArgs{}.Kind()).First(1).States(
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+		rivertype.JobStateRunning, rivertype.JobStateScheduled))
+	return err != nil || len(res.Jobs) > 0
 }
 
 // refreshBacklog counts the files waiting for an upload or a transcript
@@ -211,9 +223,11 @@ func (r *Runner) refreshBacklog(ctx context.Context) {
 	r.slotBacklog.Store(slot)
 }
 
-// stop stops the River client: running attempts get StopGrace, then their
-// contexts are cancelled; their state is saved by the SaveFunc as they go.
+// stop stops the River client: running attempts are cancelled at once (they
+// end at a safe point with their checkpoints saved; see interrupted) and get
+// StopGrace to return.
 func (r *Runner) stop(ctx context.Context) {
+	r.stopping.Store(true)
 	r.haltOnce.Do(func() { close(r.halt) })
 	r.breakerMu.Lock()
 	if r.resumeTimer != nil {
@@ -222,11 +236,10 @@ func (r *Runner) stop(ctx context.Context) {
 	r.cancelWake()
 	r.breakerMu.Unlock()
 	r.wakes.Wait()
-	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.StopGrace+5*time.Second)
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.StopGrace)
 	defer cancel()
-	if err := r.client.Stop(stopCtx); err != nil {
+	if err := r.client.StopAndCancel(stopCtx); err != nil {
 		r.logger.Warn("stop queue", slog.Any("error", err))
-		_ = r.client.StopAndCancel(context.WithoutCancel(ctx))
 	}
 }
 

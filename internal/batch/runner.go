@@ -88,8 +88,12 @@ type RunConfig struct {
 	// working its SQLite store tries to take over. Defaults to
 	// DefaultOwnerRecheck.
 	OwnerRecheck time.Duration
-	// StopGrace is how long a graceful stop waits for running attempts
-	// before cancelling them. Defaults to 5 s.
+	// StopGrace bounds how long a stop waits for the attempts it cancelled
+	// to return and for their results to be recorded. A stop cancels every
+	// running attempt at once: each step is abandoned at a safe point with
+	// its checkpoint saved (an interrupted create is reconciled by the next
+	// run), so nothing is gained by letting them run on. Defaults to 4 s, so
+	// that a stop ends within 5 s.
 	StopGrace time.Duration
 	// Webhook, when its Listener is set, has AssemblyAI notify this run
 	// when transcripts end, so that jobs poll when told rather than at
@@ -97,6 +101,11 @@ type RunConfig struct {
 	// only, which needs no address reachable from the internet.
 	Webhook WebhookConfig
 }
+
+// DefaultStopGrace is the default RunConfig.StopGrace: a stop must end within
+// 5 s wherever the run is; a cancelled attempt returns in milliseconds, and
+// the rest is left to River's completer and the store.
+const DefaultStopGrace = 4 * time.Second
 
 // WithDefaults returns c with zero fields set to their defaults.
 func (c RunConfig) WithDefaults() RunConfig {
@@ -134,7 +143,7 @@ func (c RunConfig) WithDefaults() RunConfig {
 		c.ProgressEvery = 2 * time.Second
 	}
 	if c.StopGrace == 0 {
-		c.StopGrace = 5 * time.Second
+		c.StopGrace = DefaultStopGrace
 	}
 	if c.OwnerRecheck == 0 {
 		c.OwnerRecheck = DefaultOwnerRecheck

@@ -16,19 +16,6 @@ import (
 	"github.com/durascribe/durascribe/transcribe"
 )
 
-// errNoSlot is returned by the SaveFunc (after saving) when a file has just
-// been uploaded but every transcript slot (--concurrency) is taken: the job
-// snoozes with its upload_url saved and creates the transcript later.
-// It wraps transcribe.ErrHold: the step does not record it as the file's
-// last error, nor save the checkpoint again (which would call the SaveFunc,
-// and so wait for a slot, a second time).
-var errNoSlot error = noSlotError{}
-
-type noSlotError struct{}
-
-func (noSlotError) Error() string { return "waiting for a free transcript slot" }
-func (noSlotError) Unwrap() error { return transcribe.ErrHold }
-
 // inProcessPoll is the longest wait for a next poll that a job spends
 // in-process rather than snoozed.
 const inProcessPoll = time.Second
@@ -120,18 +107,26 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 	}
 	defer endUpload()
 	needsTranscript := cp.TranscriptID == "" && cp.Stage != transcribe.StageDone
-	if needsTranscript && cp.Stage == transcribe.StageCreate {
+	// takeSlot holds a transcript slot before a create: false means the job
+	// snoozes (returned as err) with its checkpoint as saved.
+	takeSlot := func() (bool, error) {
 		ok, err := r.slots.acquire(ctx, st, job.ID, r.slotPatience(ctx))
-		if err != nil {
-			return stopWait(ctx, err)
-		}
-		if !ok {
-			return river.JobSnooze(r.gateDelay(true))
+		switch {
+		case err != nil:
+			return false, stopWait(ctx, err)
+		case !ok:
+			return false, river.JobSnooze(r.gateDelay(true))
 		}
 		holding = true
 		r.pump.signal()
 		if r.stopping.Load() { // stopped while this job waited
-			return river.JobSnooze(time.Second)
+			return false, river.JobSnooze(time.Second)
+		}
+		return true, nil
+	}
+	if needsTranscript && cp.Stage == transcribe.StageCreate {
+		if ok, err := takeSlot(); !ok {
+			return err
 		}
 	}
 	if needsTranscript && (cp.Stage == "" || cp.Stage == transcribe.StageUpload) && !isURL(cp.Source) {
@@ -187,26 +182,22 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 		return fmt.Errorf("create transcriber: %w", err)
 	}
 	save := func(ctx context.Context, cp transcribe.Checkpoint) error {
-		if err := st.saveCheckpoint(ctx, f.ID, cp, r.now()); err != nil {
-			return err
+		return st.saveCheckpoint(ctx, f.ID, cp, r.now())
+	}
+	// Upload, then (with a transcript slot) create and wait: a file that
+	// finished its upload hands its upload slot on before it waits for a
+	// transcript slot.
+	if cp.Stage == "" || cp.Stage == transcribe.StageUpload {
+		cp, err = t.Upload(ctx, cp, save)
+		endUpload()
+		if err != nil {
+			return r.handleError(ctx, job.ID, f, err)
 		}
-		// Just uploaded (or about to resubmit): only create if a slot is free.
-		if cp.Stage == transcribe.StageCreate && cp.IntentAt.IsZero() && cp.TranscriptID == "" && !holding {
-			endUpload()
-			ok, err := r.slots.acquire(ctx, st, job.ID, r.slotPatience(ctx))
-			if err != nil {
+		if cp.Stage == transcribe.StageCreate && !holding {
+			if ok, err := takeSlot(); !ok {
 				return err
 			}
-			if !ok {
-				return errNoSlot
-			}
-			holding = true
-			r.pump.signal()
-			if r.stopping.Load() { // stopped while this job waited: create nothing
-				return errNoSlot
-			}
 		}
-		return nil
 	}
 	if r.hooks != nil {
 		r.hooks.forget(job.ID) // this run polls first: older notices are moot
@@ -262,9 +253,6 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 	}
 	if err == nil {
 		return r.snoozePoll(job.ID, next)
-	}
-	if errors.Is(err, errNoSlot) {
-		return river.JobSnooze(r.gateDelay(true))
 	}
 	return r.handleError(ctx, job.ID, f, err)
 }
@@ -339,6 +327,9 @@ func (r *Runner) complete(ctx context.Context, f *File, res transcribe.StepResul
 // handleError turns a Step error into what River should do, per
 // transcribe.Decide.
 func (r *Runner) handleError(ctx context.Context, jobID int64, f *File, err error) error {
+	if ctx.Err() != nil {
+		return r.interrupted(ctx, f, err)
+	}
 	action, after := transcribe.Decide(err)
 	switch action {
 	case transcribe.ActionFail:
@@ -363,6 +354,26 @@ func (r *Runner) handleError(ctx context.Context, jobID int64, f *File, err erro
 	// River reschedules with the batch retry policy (30–60 s, growing),
 	// or at once when an open breaker closes again (Work parks it).
 	return err
+}
+
+// interrupted is what a job whose context ended returns, whatever error
+// that made its step return: a stop of the run, a cancellation in the
+// dashboard or River's job timeout is never the file's failure. The
+// checkpoint is as the step saved it; the file continues from it.
+func (r *Runner) interrupted(ctx context.Context, f *File, err error) error {
+	cause := context.Cause(ctx)
+	switch {
+	case errors.Is(cause, river.ErrJobCancelledRemotely):
+		// River ends the job whatever we return; the file stays unfinished
+		// and the next run queues it again.
+		_ = r.store.setLastError(context.WithoutCancel(ctx), f.ID,
+			"cancelled in the dashboard; the next run continues it from its checkpoint", r.now())
+		r.fileEnded(context.WithoutCancel(ctx), f.ID, nil)
+		return cause
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("job timeout: %w", err) // River's retry schedule
+	}
+	return river.JobSnooze(0) // stopping: available again to the next run
 }
 
 // fail ends a file permanently and cancels its job.
