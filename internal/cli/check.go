@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/durascribe/durascribe/internal/logging"
 	"github.com/durascribe/durascribe/preflight"
 )
 
@@ -261,8 +262,12 @@ func checkAll(ctx context.Context, c *preflight.Checker, targets []string, jobs 
 const maxCheckChunk = 64
 
 func printReport(opts *checkOptions, r preflight.Report) error {
+	r.Source = logging.RedactURL(r.Source)
+	for i := range r.Reasons {
+		r.Reasons[i].Message = logging.RedactText(r.Reasons[i].Message)
+	}
 	if opts.JSON {
-		b, err := json.Marshal(r)
+		b, err := json.Marshal(r) // escapes control characters itself
 		if err != nil {
 			return err
 		}
@@ -284,11 +289,11 @@ func printReport(opts *checkOptions, r preflight.Report) error {
 	if r.PeakDBFS != nil {
 		lvl = fmt.Sprintf("%.0f/%.0f", *r.PeakDBFS, *r.RMSDBFS)
 	}
-	if _, err := fmt.Fprintf(opts.Out, "%-7s %9s  %-14s %-13s %s\n", r.Verdict, d, format, lvl, r.Source); err != nil {
+	if _, err := fmt.Fprintf(opts.Out, "%-7s %9s  %-14s %-13s %s\n", r.Verdict, d, format, lvl, logging.Printable(r.Source)); err != nil {
 		return err
 	}
 	for _, x := range r.Reasons {
-		if _, err := fmt.Fprintf(opts.Out, "        %s %s: %s\n", severityMark(x.Severity), x.Code, x.Message); err != nil {
+		if _, err := fmt.Fprintf(opts.Out, "        %s %s: %s\n", severityMark(x.Severity), x.Code, logging.Printable(x.Message)); err != nil {
 			return err
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/durascribe/durascribe/assemblyai"
 	"github.com/durascribe/durascribe/internal/batch"
+	"github.com/durascribe/durascribe/internal/logging"
 	"github.com/durascribe/durascribe/preflight"
 	"github.com/durascribe/durascribe/resilience"
 	"github.com/durascribe/durascribe/transcribe"
@@ -111,11 +112,11 @@ func runEnqueue(ctx context.Context, st *streams, opts *enqueueOptions, params j
 	ucfg.OnFile = func(f *batch.File, err error) {
 		switch {
 		case f.State == batch.StateFailed:
-			progressf(out, "failed   %s: %s", f.Source, f.Reason)
+			progressf(out, "failed   %s: %s", logging.Source(f.Source), shownText(f.Reason))
 		case err != nil:
-			progressf(out, "deferred %s: %v (a worker uploads it; it needs the file)", f.Source, err)
+			progressf(out, "deferred %s: %s (a worker uploads it; it needs the file)", logging.Source(f.Source), shownErr(err))
 		default:
-			progressf(out, "uploaded %s", f.Source)
+			progressf(out, "uploaded %s", logging.Source(f.Source))
 		}
 	}
 	res, err := store.EnqueueUploaded(ctx, inputs, ucfg)
