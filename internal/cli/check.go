@@ -26,8 +26,10 @@ type checkOptions struct {
 	Jobs     int
 	Engine   string
 	NoFFmpeg bool
-	Out      io.Writer
-	ErrOut   io.Writer
+	// AllowPrivateURLs: see preflight.Config.AllowPrivateURLs.
+	AllowPrivateURLs bool
+	Out              io.Writer
+	ErrOut           io.Writer
 }
 
 func newCheckCmd(s *streams) *cobra.Command {
@@ -79,6 +81,7 @@ summary goes to stderr.`,
 	cmd.Flags().IntVar(&opts.Jobs, "jobs", runtime.GOMAXPROCS(0), "files checked at the same time")
 	cmd.Flags().StringVar(&opts.Engine, "engine", preflight.EngineAuto, "auto, ffmpeg or go (see above)")
 	cmd.Flags().BoolVar(&opts.NoFFmpeg, "no-ffmpeg", false, "use the pure-Go engine even when ffmpeg is installed (--engine go)")
+	cmd.Flags().BoolVar(&opts.AllowPrivateURLs, "allow-private-urls", false, "let URL pre-flight connect to loopback, private and link-local addresses (off: such URLs are rejected; AssemblyAI cannot fetch them either)")
 	return cmd
 }
 
@@ -95,7 +98,8 @@ type checkSummary struct {
 
 func runCheck(ctx context.Context, opts *checkOptions) error {
 	start := time.Now()
-	checker, err := preflight.New(preflight.Config{Engine: opts.Engine, DisableFFmpeg: opts.NoFFmpeg})
+	checker, err := preflight.New(preflight.Config{Engine: opts.Engine, DisableFFmpeg: opts.NoFFmpeg,
+		AllowPrivateURLs: opts.AllowPrivateURLs})
 	if err != nil {
 		return configErrorf(err)
 	}

@@ -63,6 +63,7 @@ then need them. --upload=false only records; --upload=true requires a key.`,
 	f.StringVar(&opts.Profile, "profile", "default", "in-process retry profile of the uploads: realtime, default or batch")
 	f.IntVar(&opts.UploadConcurrency, "upload-concurrency", 2, "uploads in flight")
 	f.BoolVar(&opts.NoPreflight, "no-preflight", false, "skip the audio checks before upload")
+	f.BoolVar(&opts.AllowPrivateURLs, "allow-private-urls", false, "let URL pre-flight connect to loopback, private and link-local addresses (off: such URLs are rejected; AssemblyAI cannot fetch them either)")
 	return cmd
 }
 
@@ -150,7 +151,7 @@ func uploadConfig(st *streams, opts *enqueueOptions, key string) (batch.UploadCo
 		Concurrency: opts.UploadConcurrency,
 	}
 	if !opts.NoPreflight {
-		if cfg.Preflight, err = preflight.New(preflight.Config{}); err != nil {
+		if cfg.Preflight, err = preflight.New(preflight.Config{AllowPrivateURLs: opts.AllowPrivateURLs}); err != nil {
 			return batch.UploadConfig{}, configErrorf(fmt.Errorf("configure pre-flight: %w", err))
 		}
 	}
