@@ -167,6 +167,8 @@ type Client struct {
 	cfg  Config
 	base *url.URL // scheme and host only
 	hc   *http.Client
+	// keyForms are the key's encodings that error texts are scrubbed of.
+	keyForms forms
 }
 
 // New returns a Client for cfg (after WithDefaults). It returns ErrNoAPIKey
@@ -181,7 +183,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("configure assemblyai client: %w", err)
 	}
 	cfg.BaseURL = base.String()
-	return &Client{cfg: cfg, base: base, hc: cfg.HTTPClient}, nil
+	return &Client{cfg: cfg, base: base, hc: cfg.HTTPClient, keyForms: keyForms(cfg.APIKey.Reveal())}, nil
 }
 
 // BaseURL returns the origin requests go to, e.g. "https://api.assemblyai.com".
@@ -403,9 +405,7 @@ func (c *Client) apiError(k call, resp *http.Response) *APIError {
 	if e.Message == "" {
 		e.Message = http.StatusText(resp.StatusCode)
 	}
-	if key := c.cfg.APIKey.Reveal(); key != "" {
-		e.Message = strings.ReplaceAll(e.Message, key, redacted)
-	}
+	e.Message = c.keyForms.scrub(e.Message)
 	return e
 }
 

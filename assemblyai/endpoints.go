@@ -46,6 +46,7 @@ func (c *Client) transcript(ctx context.Context, k call) (*Transcript, error) {
 	if err := c.doJSON(ctx, k, &t); err != nil {
 		return nil, err
 	}
+	c.scrubTranscript(&t)
 	if t.ID == "" {
 		return nil, &ResponseError{Method: k.method, Endpoint: k.endpoint, TranscriptID: k.id, StatusCode: http.StatusOK,
 			Err: fmt.Errorf("%w: no id", ErrIncompleteResponse)}
@@ -138,4 +139,18 @@ func transcriptCall(method, endpoint, id, suffix string) (call, error) {
 		return call{}, fmt.Errorf("%w: transcript id %q", ErrInvalidArgument, id)
 	}
 	return call{method: method, endpoint: endpoint, id: id, path: "/v2/transcript/" + id + suffix}, nil
+}
+
+// scrubTranscript removes the API key, in any encoding, from the failure
+// text of t and from its raw body: AssemblyAI's error is free text, and one
+// that quotes the request would carry the key into every place the error is
+// shown or stored.
+func (c *Client) scrubTranscript(t *Transcript) {
+	if t.Error == "" {
+		return
+	}
+	t.Error = c.keyForms.scrub(t.Error)
+	if raw := c.keyForms.scrub(string(t.Raw)); raw != string(t.Raw) {
+		t.Raw = []byte(raw)
+	}
 }

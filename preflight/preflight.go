@@ -56,6 +56,8 @@ const (
 	CodeQuiet             Code = "quiet"              // a signal, but very low on average
 	CodeNotVerified       Code = "not_verified"       // the audio could not be decoded here to verify it
 	CodeURLUnreachable    Code = "url_unreachable"    // a URL source did not answer with success
+	CodeURLRedirect       Code = "url_redirect"       // a URL source redirects; the target was not checked
+	CodeURLPrivate        Code = "url_private"        // a URL source resolves to a non-public address
 	CodeUnknownDuration   Code = "unknown_duration"   // the length of the audio could not be determined
 )
 
@@ -196,8 +198,18 @@ type Config struct {
 	// DisableFFmpeg forces EngineGo whatever Engine says. Defaults to false.
 	DisableFFmpeg bool
 	// HTTPClient is used for URL sources (one HEAD, or a ranged GET when HEAD
-	// is not allowed). Defaults to a client with a 15 s timeout.
+	// is not allowed). The checker uses a copy that follows no redirect and,
+	// unless AllowPrivateURLs, whose *http.Transport refuses non-public
+	// addresses when dialling (see IsPublicAddr); a Transport of another type
+	// is trusted as given. Defaults to a client with a 15 s timeout.
 	HTTPClient *http.Client
+	// AllowPrivateURLs lets URL sources reach loopback, private, link-local
+	// and other non-public addresses. Off, such a URL is rejected without a
+	// request: a pre-flight of a hostile list must not probe the local
+	// network or cloud metadata (169.254.169.254). AssemblyAI cannot fetch
+	// those addresses either, so turning it on is for tests and emulators on
+	// the local machine. Defaults to false.
+	AllowPrivateURLs bool
 	// MaxLocalSize is the largest local file accepted, in bytes. Defaults to
 	// 2.2e9, AssemblyAI's /v2/upload limit.
 	MaxLocalSize int64
@@ -241,9 +253,6 @@ func (cfg Config) WithDefaults() Config {
 	if cfg.FFmpegTimeout == 0 {
 		cfg.FFmpegTimeout = 10 * time.Minute
 	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 15 * time.Second}
-	}
 	if cfg.Engine == "" {
 		cfg.Engine = EngineAuto
 	}
@@ -273,6 +282,8 @@ func (cfg Config) Validate() error {
 // Checker checks sources. It is safe for concurrent use.
 type Checker struct {
 	cfg Config
+	// client fetches URL sources: cfg.HTTPClient, guarded (see urlClient).
+	client *http.Client
 	// tuning of the Go engine; tests lower these to exercise sampling.
 	tune tuning
 }
@@ -301,7 +312,7 @@ func New(cfg Config) (*Checker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Checker{cfg: cfg, tune: defaultTuning()}, nil
+	return &Checker{cfg: cfg, tune: defaultTuning(), client: urlClient(cfg.HTTPClient, cfg.AllowPrivateURLs)}, nil
 }
 
 // Engine names the engine used for local files: EngineAuto, EngineFFmpeg,

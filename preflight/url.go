@@ -38,10 +38,20 @@ func (c *Checker) checkURL(ctx context.Context, raw string) (Report, error) {
 		if ctx.Err() != nil {
 			return r, ctx.Err()
 		}
+		if errors.Is(err, ErrPrivateAddress) {
+			r.add(CodeURLPrivate, VerdictReject, "The URL's host %s resolves to a non-public address (%s): AssemblyAI cannot fetch it and pre-flight does not connect there; use a public URL, or pass --allow-private-urls for a server on this machine or network.",
+				u.Hostname(), redactURLError(err))
+			return r, nil
+		}
 		r.add(CodeURLUnreachable, VerdictReject, "The URL cannot be reached (%s); check the address and that it is publicly accessible.", redactURLError(err))
 		return r, nil
 	}
 	defer resp.Body.Close() //nolint:errcheck // response body, read only
+	if loc := resp.Header.Get("Location"); resp.StatusCode >= 300 && resp.StatusCode < 400 && loc != "" {
+		r.add(CodeURLRedirect, VerdictWarn, "The URL redirects (%s) to %s; pre-flight follows no redirect, so the file there was not checked. Give the final address to have it checked.",
+			resp.Status, redirectTarget(u, loc))
+		return r, nil
+	}
 	if resp.StatusCode >= 300 {
 		r.add(CodeURLUnreachable, VerdictReject, "The URL answers %s; AssemblyAI will not be able to download it, so check that the link is public and has not expired.",
 			resp.Status)
@@ -105,7 +115,7 @@ func (c *Checker) request(ctx context.Context, method, raw string) (*http.Respon
 	if method == http.MethodGet {
 		req.Header.Set("Range", "bytes=0-"+strconv.Itoa(sniffLen-1))
 	}
-	return c.cfg.HTTPClient.Do(req)
+	return c.client.Do(req)
 }
 
 // plausibleType reports whether a Content-Type can carry media. Servers often
@@ -131,4 +141,19 @@ func redactURLError(err error) string {
 		return ue.Err.Error()
 	}
 	return err.Error()
+}
+
+// redirectTarget names where a redirect points without its query or
+// userinfo, which may carry credentials (a signed URL).
+func redirectTarget(base *url.URL, loc string) string {
+	t, err := base.Parse(loc)
+	if err != nil {
+		return "an invalid location"
+	}
+	t.User = nil
+	if t.RawQuery != "" {
+		t.RawQuery = "…"
+	}
+	t.Fragment = ""
+	return t.String()
 }

@@ -53,7 +53,7 @@ func TestCheckURL(t *testing.T) {
 	deadURL := dead.URL
 	dead.Close()
 
-	c, err := New(Config{HTTPClient: srv.Client()})
+	c, err := New(Config{HTTPClient: srv.Client(), AllowPrivateURLs: true}) // httptest listens on 127.0.0.1
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/durascribe/durascribe/internal/logging"
 )
 
 // Attempt is one API attempt of one file, for the attempts log: what was
@@ -31,7 +33,7 @@ func (s *Store) recordAttempt(ctx context.Context, a Attempt) error {
 		 retry_after_ms, breaker_state, transcript_id)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		a.FileID, a.Stage, a.Endpoint, int64(a.Attempt), formatTime(a.Start), a.Duration.Milliseconds(),
-		int64(a.StatusCode), a.Class, a.Error, a.Delay.Milliseconds(), a.RetryAfter.Milliseconds(),
+		int64(a.StatusCode), a.Class, logging.RedactText(a.Error), a.Delay.Milliseconds(), a.RetryAfter.Milliseconds(),
 		a.BreakerState, a.TranscriptID)
 	if err != nil {
 		return fmt.Errorf("record attempt: %w", err)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/durascribe/durascribe/internal/logging"
 	"github.com/durascribe/durascribe/transcribe"
 )
 
@@ -236,7 +237,7 @@ func (s *Store) saveCheckpoint(ctx context.Context, id int64, cp transcribe.Chec
 		last_error = $4, state = 'working', updated_at = $5,
 		started_at = CASE WHEN started_at = '' THEN $5 ELSE started_at END
 		WHERE id = $6 AND state IN ('pending', 'working')`,
-		string(b), string(cp.Stage), cp.TranscriptID, cp.LastError, ts, id)
+		string(b), string(cp.Stage), cp.TranscriptID, logging.RedactText(cp.LastError), ts, id)
 	if err != nil {
 		return fmt.Errorf("save checkpoint: %w", err)
 	}
@@ -259,7 +260,7 @@ func (s *Store) saveUploadCheckpoint(ctx context.Context, id int64, cp transcrib
 	}
 	res, err := s.db.ExecContext(ctx, `UPDATE durascribe_file SET checkpoint = $1, stage = $2, last_error = $3,
 		updated_at = $4 WHERE id = $5 AND state IN ('pending', 'working') AND stage IN ('', 'upload')`,
-		string(b), string(cp.Stage), cp.LastError, formatTime(now), id)
+		string(b), string(cp.Stage), logging.RedactText(cp.LastError), formatTime(now), id)
 	if err != nil {
 		return fmt.Errorf("save checkpoint: %w", err)
 	}
@@ -283,7 +284,7 @@ func (s *Store) markStarted(ctx context.Context, id int64, now time.Time) error 
 // setLastError records the error of the last attempt without changing state.
 func (s *Store) setLastError(ctx context.Context, id int64, msg string, now time.Time) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE durascribe_file SET last_error = $1, updated_at = $2 WHERE id = $3`,
-		msg, formatTime(now), id)
+		logging.RedactText(msg), formatTime(now), id)
 	if err != nil {
 		return fmt.Errorf("record error: %w", err)
 	}
@@ -320,7 +321,7 @@ func (s *Store) markDone(ctx context.Context, id int64, cp transcribe.Checkpoint
 func (s *Store) markFailed(ctx context.Context, id int64, reason string, now time.Time) error {
 	ts := formatTime(now)
 	res, err := s.db.ExecContext(ctx, `UPDATE durascribe_file SET state = 'failed', reason = $1, updated_at = $2,
-		finished_at = $2 WHERE id = $3 AND state IN ('pending', 'working')`, reason, ts, id)
+		finished_at = $2 WHERE id = $3 AND state IN ('pending', 'working')`, logging.RedactText(reason), ts, id)
 	if err != nil {
 		return fmt.Errorf("mark failed: %w", err)
 	}

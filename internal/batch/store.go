@@ -99,6 +99,9 @@ func Open(ctx context.Context, dsn string, opts OpenOptions) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("resolve database path: %w", err)
 		}
+		if err := prepareSQLiteFile(path, logger); err != nil {
+			return nil, fmt.Errorf("create sqlite %s: %w", path, err)
+		}
 		db, err := sql.Open("sqlite", "file:"+path+
 			"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)&_pragma=foreign_keys(ON)")
 		if err != nil {

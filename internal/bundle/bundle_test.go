@@ -329,3 +329,35 @@ func TestRedactorBinary(t *testing.T) {
 		t.Errorf("text = %q", got)
 	}
 }
+
+// A bundle keeps no URL credential: a webhook URL's ?token=, a signed audio
+// URL's query, userinfo, in any entry or name, even when the caller did not
+// list them as secrets (issue 18, #15).
+func TestBundleRedactsURLCredentials(t *testing.T) {
+	t.Parallel()
+	src := "https://user:pw9@cdn.example/call.mp3?X-Amz-Signature=signed1"
+	in := Input{Version: "v1", OS: "linux/amd64", Created: t0, NoFFmpeg: true, Files: []File{{
+		ID: 1, Source: src, State: "failed", Stage: "create",
+		Reason:    `create transcript: Get "` + src + `": 400`,
+		LastError: "Invalid audio_url " + src,
+		Params:    json.RawMessage(`{"audio_url":"` + src + `","webhook_url":"https://hooks.example/x?token=hooktok&job=3"}`),
+	}}}
+	var b bytes.Buffer
+	if err := Write(t.Context(), &b, in); err != nil {
+		t.Fatal(err)
+	}
+	var params string
+	for name, data := range unzip(t, b.Bytes()) {
+		for _, s := range []string{"pw9", "signed1", "hooktok"} {
+			if strings.Contains(name, s) || bytes.Contains(data, []byte(s)) {
+				t.Errorf("%s keeps %q:\n%s", name, s, data)
+			}
+		}
+		if strings.HasSuffix(name, "params.json") {
+			params = string(data)
+		}
+	}
+	if !strings.Contains(params, "token=REDACTED") || !strings.Contains(params, "https://hooks.example/x") {
+		t.Errorf("params.json should keep the webhook URL without its token:\n%s", params)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+
+	"github.com/durascribe/durascribe/internal/logging"
 )
 
 // Marker replaces a secret in text entries.
@@ -35,12 +37,17 @@ func (r redactor) contains(data []byte) bool {
 	return false
 }
 
-// text replaces every secret with Marker.
+// text replaces every secret with Marker and the credentials of every URL
+// (userinfo, query values: a webhook URL's ?token=, a signed audio URL) with
+// logging.Redacted, whether or not they were listed as secrets.
 func (r redactor) text(data []byte) []byte {
 	for _, s := range r.secrets {
 		if bytes.Contains(data, s) {
 			data = bytes.ReplaceAll(data, s, []byte(Marker))
 		}
+	}
+	if bytes.Contains(data, []byte("://")) {
+		data = []byte(logging.RedactText(string(data)))
 	}
 	return data
 }

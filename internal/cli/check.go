@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/durascribe/durascribe/internal/logging"
 	"github.com/durascribe/durascribe/preflight"
 )
 
@@ -25,8 +26,10 @@ type checkOptions struct {
 	Jobs     int
 	Engine   string
 	NoFFmpeg bool
-	Out      io.Writer
-	ErrOut   io.Writer
+	// AllowPrivateURLs: see preflight.Config.AllowPrivateURLs.
+	AllowPrivateURLs bool
+	Out              io.Writer
+	ErrOut           io.Writer
 }
 
 func newCheckCmd(s *streams) *cobra.Command {
@@ -78,6 +81,7 @@ summary goes to stderr.`,
 	cmd.Flags().IntVar(&opts.Jobs, "jobs", runtime.GOMAXPROCS(0), "files checked at the same time")
 	cmd.Flags().StringVar(&opts.Engine, "engine", preflight.EngineAuto, "auto, ffmpeg or go (see above)")
 	cmd.Flags().BoolVar(&opts.NoFFmpeg, "no-ffmpeg", false, "use the pure-Go engine even when ffmpeg is installed (--engine go)")
+	cmd.Flags().BoolVar(&opts.AllowPrivateURLs, "allow-private-urls", false, "let URL pre-flight connect to loopback, private and link-local addresses (off: such URLs are rejected; AssemblyAI cannot fetch them either)")
 	return cmd
 }
 
@@ -94,7 +98,8 @@ type checkSummary struct {
 
 func runCheck(ctx context.Context, opts *checkOptions) error {
 	start := time.Now()
-	checker, err := preflight.New(preflight.Config{Engine: opts.Engine, DisableFFmpeg: opts.NoFFmpeg})
+	checker, err := preflight.New(preflight.Config{Engine: opts.Engine, DisableFFmpeg: opts.NoFFmpeg,
+		AllowPrivateURLs: opts.AllowPrivateURLs})
 	if err != nil {
 		return configErrorf(err)
 	}
@@ -261,8 +266,12 @@ func checkAll(ctx context.Context, c *preflight.Checker, targets []string, jobs 
 const maxCheckChunk = 64
 
 func printReport(opts *checkOptions, r preflight.Report) error {
+	r.Source = logging.RedactURL(r.Source)
+	for i := range r.Reasons {
+		r.Reasons[i].Message = logging.RedactText(r.Reasons[i].Message)
+	}
 	if opts.JSON {
-		b, err := json.Marshal(r)
+		b, err := json.Marshal(r) // escapes control characters itself
 		if err != nil {
 			return err
 		}
@@ -284,11 +293,11 @@ func printReport(opts *checkOptions, r preflight.Report) error {
 	if r.PeakDBFS != nil {
 		lvl = fmt.Sprintf("%.0f/%.0f", *r.PeakDBFS, *r.RMSDBFS)
 	}
-	if _, err := fmt.Fprintf(opts.Out, "%-7s %9s  %-14s %-13s %s\n", r.Verdict, d, format, lvl, r.Source); err != nil {
+	if _, err := fmt.Fprintf(opts.Out, "%-7s %9s  %-14s %-13s %s\n", r.Verdict, d, format, lvl, logging.Printable(r.Source)); err != nil {
 		return err
 	}
 	for _, x := range r.Reasons {
-		if _, err := fmt.Fprintf(opts.Out, "        %s %s: %s\n", severityMark(x.Severity), x.Code, x.Message); err != nil {
+		if _, err := fmt.Fprintf(opts.Out, "        %s %s: %s\n", severityMark(x.Severity), x.Code, logging.Printable(x.Message)); err != nil {
 			return err
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -187,5 +189,28 @@ func BenchmarkCheckDir(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// check refuses a loopback URL unless --allow-private-urls, and prints URLs
+// without their query values (issue 18, #14).
+func TestCheckPrivateURL(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "audio/mpeg")
+		w.Header().Set("Content-Length", "123456")
+	}))
+	defer srv.Close()
+	u := srv.URL + "/a.mp3?token=s3cret"
+	code, out, errOut := runArgs(t, "check", u)
+	if code != ExitFailed || !strings.Contains(out, string(preflight.CodeURLPrivate)) {
+		t.Errorf("default: exit %d, want %d and %s\n%s%s", code, ExitFailed, preflight.CodeURLPrivate, out, errOut)
+	}
+	code, out, errOut = runArgs(t, "check", "--allow-private-urls", u)
+	if code != ExitOK || !strings.Contains(out, "a.mp3?token=REDACTED") {
+		t.Errorf("--allow-private-urls: exit %d, want %d and the URL redacted\n%s%s", code, ExitOK, out, errOut)
+	}
+	if strings.Contains(out+errOut, "s3cret") {
+		t.Errorf("check prints the URL's token:\n%s%s", out, errOut)
 	}
 }

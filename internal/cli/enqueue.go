@@ -11,6 +11,7 @@ import (
 
 	"github.com/durascribe/durascribe/assemblyai"
 	"github.com/durascribe/durascribe/internal/batch"
+	"github.com/durascribe/durascribe/internal/logging"
 	"github.com/durascribe/durascribe/preflight"
 	"github.com/durascribe/durascribe/resilience"
 	"github.com/durascribe/durascribe/transcribe"
@@ -62,6 +63,7 @@ then need them. --upload=false only records; --upload=true requires a key.`,
 	f.StringVar(&opts.Profile, "profile", "default", "in-process retry profile of the uploads: realtime, default or batch")
 	f.IntVar(&opts.UploadConcurrency, "upload-concurrency", 2, "uploads in flight")
 	f.BoolVar(&opts.NoPreflight, "no-preflight", false, "skip the audio checks before upload")
+	f.BoolVar(&opts.AllowPrivateURLs, "allow-private-urls", false, "let URL pre-flight connect to loopback, private and link-local addresses (off: such URLs are rejected; AssemblyAI cannot fetch them either)")
 	return cmd
 }
 
@@ -111,11 +113,11 @@ func runEnqueue(ctx context.Context, st *streams, opts *enqueueOptions, params j
 	ucfg.OnFile = func(f *batch.File, err error) {
 		switch {
 		case f.State == batch.StateFailed:
-			progressf(out, "failed   %s: %s", f.Source, f.Reason)
+			progressf(out, "failed   %s: %s", logging.Source(f.Source), shownText(f.Reason))
 		case err != nil:
-			progressf(out, "deferred %s: %v (a worker uploads it; it needs the file)", f.Source, err)
+			progressf(out, "deferred %s: %s (a worker uploads it; it needs the file)", logging.Source(f.Source), shownErr(err))
 		default:
-			progressf(out, "uploaded %s", f.Source)
+			progressf(out, "uploaded %s", logging.Source(f.Source))
 		}
 	}
 	res, err := store.EnqueueUploaded(ctx, inputs, ucfg)
@@ -149,7 +151,7 @@ func uploadConfig(st *streams, opts *enqueueOptions, key string) (batch.UploadCo
 		Concurrency: opts.UploadConcurrency,
 	}
 	if !opts.NoPreflight {
-		if cfg.Preflight, err = preflight.New(preflight.Config{}); err != nil {
+		if cfg.Preflight, err = preflight.New(preflight.Config{AllowPrivateURLs: opts.AllowPrivateURLs}); err != nil {
 			return batch.UploadConfig{}, configErrorf(fmt.Errorf("configure pre-flight: %w", err))
 		}
 	}

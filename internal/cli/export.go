@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/durascribe/durascribe/internal/batch"
+	"github.com/durascribe/durascribe/internal/logging"
 )
 
 type exportOptions struct {
@@ -55,7 +56,7 @@ func runExport(ctx context.Context, opts *exportOptions, cfg batch.OutputConfig)
 		return err
 	}
 	for src, err := range res.Errors {
-		fmt.Fprintf(opts.ErrOut, "durascribe: %s: %v\n", src, err)
+		fmt.Fprintf(opts.ErrOut, "durascribe: %s: %s\n", logging.Source(src), shownErr(err))
 	}
 	fmt.Fprintf(opts.Stdout, "exported %d files (%d outputs) to %s\n", res.Files, len(res.Written), opts.Out)
 	if len(res.Errors) > 0 {

@@ -14,6 +14,7 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 
 	"github.com/durascribe/durascribe/internal/batch"
+	"github.com/durascribe/durascribe/internal/logging"
 	"github.com/durascribe/durascribe/resilience"
 	"github.com/durascribe/durascribe/transcribe"
 )
@@ -97,11 +98,11 @@ func (v *progressView) fileEnded(f *batch.File, outErr error) {
 	}
 	switch {
 	case f.State == batch.StateFailed:
-		progressf(v.lines, "failed  %s: %s", f.Source, f.Reason)
+		progressf(v.lines, "failed  %s: %s", logging.Source(f.Source), shownText(f.Reason))
 	case outErr != nil:
-		progressf(v.lines, "done    %s (output not written: %v)", f.Source, outErr)
+		progressf(v.lines, "done    %s (output not written: %s)", logging.Source(f.Source), shownErr(outErr))
 	default:
-		progressf(v.lines, "done    %s", f.Source)
+		progressf(v.lines, "done    %s", logging.Source(f.Source))
 	}
 }
 

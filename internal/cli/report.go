@@ -12,6 +12,7 @@ import (
 
 	"github.com/durascribe/durascribe/internal/atomicfile"
 	"github.com/durascribe/durascribe/internal/batch"
+	"github.com/durascribe/durascribe/internal/logging"
 	"github.com/durascribe/durascribe/internal/report"
 )
 
@@ -92,8 +93,10 @@ func reportInput(ctx context.Context, st *batch.Store) (report.Input, error) {
 }
 
 func reportFile(f *batch.File) report.File {
-	rf := report.File{ID: f.ID, Source: f.Source, State: string(f.State), Stage: string(f.Stage), Reason: f.Reason,
-		LastError: f.LastError, TranscriptID: f.TranscriptID, StartedAt: f.StartedAt, FinishedAt: f.FinishedAt}
+	// The report is for display (terminal, HTML, the ui): URL secrets are
+	// redacted and control characters escaped; the store keeps the real values.
+	rf := report.File{ID: f.ID, Source: logging.Source(f.Source), State: string(f.State), Stage: string(f.Stage),
+		Reason: shownText(f.Reason), LastError: shownText(f.LastError), TranscriptID: f.TranscriptID, StartedAt: f.StartedAt, FinishedAt: f.FinishedAt}
 	if !strings.Contains(f.Source, "://") {
 		if fi, err := os.Stat(f.Source); err == nil {
 			rf.Bytes = fi.Size() // for the re-uploaded bytes estimate; unknown if the file moved
@@ -104,6 +107,6 @@ func reportFile(f *batch.File) report.File {
 
 func reportAttempt(a batch.Attempt) report.Attempt {
 	return report.Attempt{FileID: a.FileID, Stage: a.Stage, Endpoint: a.Endpoint, Attempt: a.Attempt, Start: a.Start,
-		Duration: a.Duration, StatusCode: a.StatusCode, Class: a.Class, Error: a.Error, Delay: a.Delay,
+		Duration: a.Duration, StatusCode: a.StatusCode, Class: a.Class, Error: shownText(a.Error), Delay: a.Delay,
 		RetryAfter: a.RetryAfter, BreakerState: a.BreakerState, TranscriptID: a.TranscriptID}
 }

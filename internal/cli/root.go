@@ -51,7 +51,7 @@ func run(ctx context.Context, s *streams, args []string) int {
 	if err != nil {
 		var ue *usageError
 		if errors.As(err, &ue) || !isReported(err) {
-			fmt.Fprintf(s.ErrOut, "durascribe: %v\n", err)
+			fmt.Fprintf(s.ErrOut, "durascribe: %s\n", shownLines(err.Error()))
 		}
 		if errors.As(err, &ue) {
 			fmt.Fprintln(s.ErrOut, "Run 'durascribe --help' for usage.")

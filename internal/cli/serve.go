@@ -91,7 +91,9 @@ func (s *session) serveMetrics(ctx context.Context, st *streams, o *workOptions)
 	s.cfg.Webhook.OnNotification = m.AddWebhook
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", ui.MetricsHandler(s.store, m))
-	s.cleanups = append(s.cleanups, serveHTTP(ln, mux))
+	// Metrics are counts, read-only, and scraped without cookies: no token,
+	// but no DNS-rebound page may read them either.
+	s.cleanups = append(s.cleanups, serveHTTP(ln, ui.LocalOnly(mux, o.AllowRemote)))
 	fmt.Fprintf(st.ErrOut, "metrics: serving http://%s/metrics\n", ln.Addr())
 	return nil
 }

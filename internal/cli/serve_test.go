@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -157,6 +158,13 @@ func testWorkerMetrics(t *testing.T, scenario string) {
 	_, errOut, stop := startCmd(t, "worker", "--db", db, "--emulator="+scenario, "--time-scale", "0.01",
 		"--metrics-addr", "127.0.0.1:0", "--upload-concurrency", "10")
 	url := waitFor(t, errOut, regexp.MustCompile(`metrics: serving (http://\S+/metrics)`))
+	rebound, _ := http.NewRequestWithContext(t.Context(), "GET", url, nil)
+	rebound.Host = "attacker.example" // a page whose name was rebound to 127.0.0.1
+	if resp, err := http.DefaultClient.Do(rebound); err != nil {
+		t.Fatal(err)
+	} else if _ = resp.Body.Close(); resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("metrics for a rebound Host: %s, want 421", resp.Status)
+	}
 
 	var fams map[string]*dto.MetricFamily
 	deadline := time.Now().Add(60 * time.Second)
@@ -268,7 +276,39 @@ func TestUICommand(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 	out, errOut, stop := startCmd(t, "ui", "--db", db, "--addr", "127.0.0.1:0")
-	base := waitFor(t, out, regexp.MustCompile(`(http://\S+)\n`))
+	login := waitFor(t, out, regexp.MustCompile(`(http://\S+)\n`))
+	base, token, ok := strings.Cut(login, "/?token=")
+	if !ok || len(token) < 32 {
+		t.Fatalf("ui printed %q, want http://ADDR/?token=TOKEN", login)
+	}
+	if code, _ := httpGet(t, base+"/report"); code != http.StatusUnauthorized {
+		t.Errorf("/report without the token: %d, want 401", code)
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", base+"/metrics", nil)
+	req.Host = "attacker.example"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("rebound Host: %s, want 421", resp.Status)
+	}
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	httpGet := func(t *testing.T, url string) (int, string) {
+		t.Helper()
+		resp, err := browser.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close() //nolint:errcheck // response body, read only
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := httpGet(t, login); code != http.StatusOK {
+		t.Fatalf("open %s: %d", login, code)
+	}
 
 	code, body := httpGet(t, base+"/report")
 	if code != http.StatusOK {

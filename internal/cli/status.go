@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/durascribe/durascribe/internal/batch"
+	"github.com/durascribe/durascribe/internal/logging"
 )
 
 type statusOptions struct {
@@ -87,7 +88,7 @@ func runStatus(ctx context.Context, opts *statusOptions) error {
 		tw = tabwriter.NewWriter(opts.Out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tSOURCE\tREASON")
 		for _, f := range rep.Failures {
-			fmt.Fprintf(tw, "%d\t%s\t%s\n", f.ID, f.Source, f.Reason)
+			fmt.Fprintf(tw, "%d\t%s\t%s\n", f.ID, logging.Source(f.Source), shownText(f.Reason))
 		}
 		return tw.Flush()
 	}

@@ -45,6 +45,7 @@ type workOptions struct {
 	Emulator          string
 	TimeScale         float64
 	NoPreflight       bool
+	AllowPrivateURLs  bool
 	Out               string
 	Formats           []string
 	Force             bool
@@ -79,6 +80,7 @@ func (o *workOptions) addFlags(fs *pflag.FlagSet) {
 	fs.Lookup("emulator").NoOptDefVal = "clean"
 	fs.Float64Var(&o.TimeScale, "time-scale", 1, "multiply every delay (and the emulator's clock) by this factor")
 	fs.BoolVar(&o.NoPreflight, "no-preflight", false, "skip the audio checks before upload")
+	fs.BoolVar(&o.AllowPrivateURLs, "allow-private-urls", false, "let URL pre-flight connect to loopback, private and link-local addresses (off: such URLs are rejected; AssemblyAI cannot fetch them either)")
 	fs.StringVar(&o.Out, "out", "", "output directory (mirrors the input tree)")
 	fs.StringSliceVar(&o.Formats, "format", []string{"txt", "json"}, "output formats: txt, json, srt, vtt")
 	fs.BoolVar(&o.Force, "force", false, "overwrite existing outputs that differ")
@@ -224,7 +226,7 @@ func openSession(ctx context.Context, st *streams, o *workOptions) (_ *session, 
 	}
 	var checker *preflight.Checker
 	if !o.NoPreflight {
-		if checker, err = preflight.New(preflight.Config{}); err != nil {
+		if checker, err = preflight.New(preflight.Config{AllowPrivateURLs: o.AllowPrivateURLs}); err != nil {
 			return nil, configErrorf(fmt.Errorf("configure pre-flight: %w", err))
 		}
 	}

@@ -37,8 +37,13 @@ func newUICmd(s *streams) *cobra.Command {
   /riverui/    riverui: every job, its attempts and errors; retry, cancel, pause
 
 It works no job itself: run it next to 'durascribe transcribe' or 'worker'.
-The dashboard has no authentication and riverui can cancel and retry jobs, so
-it listens on loopback only unless --allow-remote is given.`,
+riverui can cancel and retry jobs and the report names files and errors, so
+the dashboard listens on loopback only unless --allow-remote is given, and
+wants a token made at start: open the printed address (it ends in
+?token=...) and the browser keeps the token in a cookie for this address.
+Scripts may send "Authorization: Bearer TOKEN" instead; /metrics needs no
+token. Requests naming another host than localhost, 127.0.0.1 or [::1]
+(DNS rebinding) and changes from other origins (CSRF) are refused.`,
 		Example: `  durascribe ui --db ./durascribe.db
   durascribe ui --db postgres://user@db/durascribe --addr 127.0.0.1:9000`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -76,7 +81,11 @@ func runUI(ctx context.Context, opts *uiOptions) error {
 		return configErrorf(fmt.Errorf("open job store: %w", err))
 	}
 	defer store.Close() //nolint:errcheck // every write is already committed: a close error loses nothing
-	h, err := ui.New(ui.Config{Store: store, Logger: logger,
+	token, err := ui.NewToken()
+	if err != nil {
+		return fmt.Errorf("make dashboard token: %w", err)
+	}
+	h, err := ui.New(ui.Config{Store: store, Logger: logger, Token: token, AnyHost: opts.AllowRemote,
 		ReportInput: func(ctx context.Context) (report.Input, error) { return reportInput(ctx, store) }})
 	if err != nil {
 		return err
@@ -88,9 +97,9 @@ func runUI(ctx context.Context, opts *uiOptions) error {
 	}
 	stop := serveHTTP(ln, h)
 	url := "http://" + ln.Addr().String()
-	fmt.Fprintln(opts.Out, url)
-	fmt.Fprintf(opts.ErrOut, "ui: serving %s/ (report %s/report, queue %s/riverui/, metrics %s/metrics); Ctrl-C to stop\n",
-		url, url, url, url)
+	fmt.Fprintf(opts.Out, "%s/?%s=%s\n", url, ui.TokenParam, token)
+	fmt.Fprintf(opts.ErrOut, "ui: serving %s/ (report /report, queue /riverui/, metrics %s/metrics); open the address above, which carries the access token; Ctrl-C to stop\n",
+		url, url)
 	<-ctx.Done()
 	stop()
 	fmt.Fprintln(opts.ErrOut, "ui: stopped")

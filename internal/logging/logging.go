@@ -1,6 +1,8 @@
 // Package logging sets up durascribe's slog logger from the command-line
-// options (--log-format, --log-level, --log-file) and names the log keys used
-// across packages. It does not decide what is logged.
+// options (--log-format, --log-level, --log-file), names the log keys used
+// across packages, and makes text safe to show: URL secrets redacted
+// (RedactURL, RedactText), control characters escaped (Printable). It does
+// not decide what is logged.
 package logging
 
 import (
@@ -66,7 +68,7 @@ func New(opts Options, fallback io.Writer) (*slog.Logger, func() error, error) {
 		}
 		w, closer = f, f.Close
 	}
-	ho := &slog.HandlerOptions{Level: level}
+	ho := &slog.HandlerOptions{Level: level, ReplaceAttr: redactAttr}
 	var h slog.Handler
 	switch strings.ToLower(opts.Format) {
 	case "", "text":
@@ -78,4 +80,23 @@ func New(opts Options, fallback io.Writer) (*slog.Logger, func() error, error) {
 		return nil, nil, fmt.Errorf("%w: --log-format %q: use text or json", ErrBadOption, opts.Format)
 	}
 	return slog.New(h), closer, nil
+}
+
+// redactAttr redacts the secrets of URLs (query values, userinfo) in every
+// string and error attribute, so signed audio URLs and webhook tokens stay out
+// of log files whichever package logs them.
+func redactAttr(_ []string, a slog.Attr) slog.Attr {
+	switch a.Value.Kind() {
+	case slog.KindString:
+		if s := a.Value.String(); strings.Contains(s, "://") {
+			a.Value = slog.StringValue(RedactText(s))
+		}
+	case slog.KindAny:
+		if err, ok := a.Value.Any().(error); ok && err != nil {
+			if s := err.Error(); strings.Contains(s, "://") {
+				a.Value = slog.StringValue(RedactText(s))
+			}
+		}
+	}
+	return a
 }

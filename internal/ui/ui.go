@@ -1,7 +1,9 @@
 // Package ui is durascribe's local dashboard as one http.Handler: riverui
 // over the job store's queue, the retry-pattern report rendered live from the
-// store, and Prometheus metrics. It reads the store and starts no worker;
-// serving it on a socket (and who may reach it) is the caller's business.
+// store, and Prometheus metrics. It reads the store and starts no worker.
+// The handler refuses foreign Host names and cross-origin changes
+// (LocalOnly) and, given a token, every request without it; choosing the
+// socket is the caller's business.
 package ui
 
 import (
@@ -48,6 +50,16 @@ type Config struct {
 	// Logger receives riverui's and the handler's errors. Defaults to a
 	// logger that discards everything.
 	Logger *slog.Logger
+	// Token, when set, is required on every request but /metrics: riverui
+	// cancels and retries jobs, and the report names files and errors, so
+	// another local user or a web page must not reach them (see tokenGate).
+	// Defaults to "" (no token: for tests and embedding behind one's own
+	// authentication).
+	Token string
+	// AnyHost accepts requests whatever their Host header names; for a
+	// dashboard served on a remote address. Defaults to false: only
+	// loopback names (see LocalOnly).
+	AnyHost bool
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
@@ -86,6 +98,8 @@ type Handler struct {
 	cfg   Config
 	mux   *http.ServeMux
 	river *riverui.Handler
+	// serve is mux behind the token gate and LocalOnly.
+	serve http.Handler
 }
 
 // New builds the dashboard handler over cfg.Store.
@@ -113,6 +127,11 @@ func New(cfg Config) (*Handler, error) {
 	h.mux.Handle("GET /metrics", MetricsHandler(cfg.Store, m))
 	h.mux.Handle(RiverUIPrefix+"/", rh)
 	h.mux.Handle(RiverUIPrefix, rh) // riverui redirects to the trailing slash
+	h.serve = h.mux
+	if cfg.Token != "" {
+		h.serve = tokenGate(h.serve, cfg.Token)
+	}
+	h.serve = LocalOnly(h.serve, cfg.AnyHost)
 	return h, nil
 }
 
@@ -125,7 +144,7 @@ func (h *Handler) Start(ctx context.Context) error {
 }
 
 // ServeHTTP implements http.Handler.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.serve.ServeHTTP(w, r) }
 
 var indexTmpl = template.Must(template.New("index").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>durascribe</title>
