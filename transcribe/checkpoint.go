@@ -56,6 +56,12 @@ type Checkpoint struct {
 	TranscriptID string    `json:"transcript_id,omitempty"`
 	CreatedAt    time.Time `json:"created_at,omitzero"`
 
+	// TranscriptFailed is set when TranscriptID ended with status "error"
+	// for good: a retry of the file needs a new transcript. Otherwise a
+	// file that failed with a TranscriptID (a completed transcript whose
+	// fetch failed) is retried by fetching that transcript again.
+	TranscriptFailed bool `json:"transcript_failed,omitempty"`
+
 	// Resubmits counts new transcripts created for the same upload after a
 	// transcript ended with a transient error. Beyond Config.MaxResubmits,
 	// each further resubmit waits for the caller's backoff.

@@ -104,6 +104,7 @@ func (s *step) wait(ctx context.Context) (StepResult, error) {
 		terr := &TranscriptError{TranscriptID: tr.ID, Message: tr.Error}
 		s.cp.LastError, s.cp.LastErrorAt = terr.Error(), s.t.cfg.Clock().UTC()
 		if !terr.Transient() {
+			s.cp.TranscriptFailed = true
 			err := &StageError{Stage: StageWait, Attempt: s.cp.Resubmits + 1, TranscriptID: tr.ID, Err: terr}
 			_ = s.save(context.WithoutCancel(ctx), s.cp)
 			return StepResult{}, err

@@ -329,14 +329,19 @@ func (s *Store) markFailed(ctx context.Context, id int64, reason string, now tim
 }
 
 // requeue makes a failed (or stuck) file pending again under a new job
-// generation. A failed transcript's id is dropped so that a new one is
-// created; the upload_url is kept (transcribe re-uploads it when too old), and
-// an unreconciled create intent is kept so it is still reconciled first.
+// generation. A transcript that ended in error is dropped so that a new one
+// is created; any other transcript the file has (say, completed but its
+// fetch failed) is fetched again, never paid for twice. The upload_url is
+// kept (transcribe re-uploads it when too old), and an unreconciled create
+// intent is kept so it is still reconciled first.
 func (s *Store) requeue(ctx context.Context, f *File, now time.Time) (*File, error) {
 	cp := f.Checkpoint
-	if cp.TranscriptID != "" {
-		cp.TranscriptID, cp.CreatedAt, cp.Polls = "", time.Time{}, 0
+	switch {
+	case cp.TranscriptID != "" && cp.TranscriptFailed:
+		cp.TranscriptID, cp.CreatedAt, cp.Polls, cp.TranscriptFailed = "", time.Time{}, 0, false
 		cp.Stage = transcribe.StageCreate
+	case cp.TranscriptID != "":
+		cp.Stage = transcribe.StageWait
 	}
 	b, err := json.Marshal(cp)
 	if err != nil {
