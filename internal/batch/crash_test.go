@@ -240,3 +240,56 @@ func workersSharePostgres(t *testing.T, webhook bool) {
 			stats.WebhookDeliveries, stats.Requests["get"][200], n)
 	}
 }
+
+// TestDeadWorkerJobsMoveOnPostgres (issue 18 hole 12): the jobs a worker
+// was running when it was killed go to the surviving workers once its
+// heartbeat lease runs out, not after River's RescueAfter (set to 10 min
+// here, so that only the lease can finish the batch in time).
+func TestDeadWorkerJobsMoveOnPostgres(t *testing.T) {
+	if os.Getenv(pgURLEnv) == "" {
+		t.Skip(pgURLEnv + " not set")
+	}
+	t.Parallel()
+	const n = 60
+	dsn := pgSchemaDSN(t)
+	em := emulatortest.New(t, emulator.Config{Seed: 6, TimeScale: crashScale})
+	dir := t.TempDir()
+	writeWAVs(t, dir, n)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	st := enqueueDir(t, ctx, dsn, dir)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), crashChildEnv+"="+dsn, crashDirEnv+"="+dir, crashURLEnv+"="+em.URL,
+		crashKeyEnv+"="+em.APIKey, crashNoEnqueueEnv+"=1")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, ctx, st, 5)
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx) //nolint:errcheck // test teardown
+	var running int
+	if err := conn.QueryRow(ctx, `SELECT COUNT(*) FROM river_job WHERE state = 'running'`).Scan(&running); err != nil {
+		t.Fatal(err)
+	}
+	if running == 0 {
+		t.Fatal("the killed worker left no running job: nothing to rescue")
+	}
+	cfg := runConfig(t, em.URL, em.APIKey, crashScale, "")
+	cfg.JobTimeout, cfg.RescueAfter = 5*time.Minute, 10*time.Minute
+	cfg.OwnerLease = time.Second
+	start := time.Now()
+	sum, err := st.Run(ctx, cfg)
+	if err != nil || sum.Done != n {
+		t.Fatalf("survivor: %v, %+v: want every file done", err, sum)
+	}
+	t.Logf("%d jobs left running by the killed worker; the survivor finished in %s", running, time.Since(start))
+	if stats := em.Emulator.Stats(); stats.DuplicateTranscripts != 0 {
+		t.Fatalf("%d duplicate transcripts", stats.DuplicateTranscripts)
+	}
+}

@@ -135,6 +135,21 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 			return Summary{}, fmt.Errorf("resume queue: %w", err)
 		}
 	}
+	if s.dialect == dialectPostgres {
+		hb := &heartbeat{store: s, id: client.ID(), lease: cfg.OwnerLease, logger: r.logger}
+		n, err := hb.beat(ctx)
+		if err != nil {
+			return Summary{}, err
+		}
+		if n > 0 {
+			r.logger.Info("rescued jobs of a worker that stopped answering", slog.Int64("jobs", n))
+		}
+		r.wakes.Add(1)
+		go func() {
+			defer r.wakes.Done()
+			hb.run(r.wakeCtx)
+		}()
+	}
 	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 		return Summary{}, fmt.Errorf("start queue: %w", err)
 	}

@@ -88,6 +88,10 @@ type RunConfig struct {
 	// working its SQLite store tries to take over. Defaults to
 	// DefaultOwnerRecheck.
 	OwnerRecheck time.Duration
+	// OwnerLease is how long a worker of a PostgreSQL store may miss its
+	// heartbeats before its running jobs go to the other workers (see
+	// heartbeat). Defaults to DefaultOwnerLease.
+	OwnerLease time.Duration
 	// StopGrace bounds how long a stop waits for the attempts it cancelled
 	// to return and for their results to be recorded. A stop cancels every
 	// running attempt at once: each step is abandoned at a safe point with
@@ -147,6 +151,9 @@ func (c RunConfig) WithDefaults() RunConfig {
 	}
 	if c.OwnerRecheck == 0 {
 		c.OwnerRecheck = DefaultOwnerRecheck
+	}
+	if c.OwnerLease == 0 {
+		c.OwnerLease = DefaultOwnerLease
 	}
 	if c.Breaker.ConsecutiveFailures == 0 {
 		c.Breaker.ConsecutiveFailures = defaultConsecutiveFailures

@@ -51,5 +51,18 @@ func schema(d dialect) []string {
 	name  TEXT PRIMARY KEY,
 	value TEXT NOT NULL
 )`,
+		// Live worker processes of a shared (PostgreSQL) store, by River
+		// client id, with the database's time of their last heartbeat.
+		`CREATE TABLE IF NOT EXISTS durascribe_worker (
+	id      TEXT PRIMARY KEY,
+	seen_at ` + timeType(d) + ` NOT NULL
+)`,
 	}
+}
+
+func timeType(d dialect) string {
+	if d == dialectPostgres {
+		return "TIMESTAMPTZ"
+	}
+	return "TEXT"
 }
