@@ -28,7 +28,9 @@ const (
 // Input is one thing to transcribe, as resolved from the command line.
 type Input struct {
 	// Key identifies the input across runs: absolute path + size + mtime for
-	// local files (so an edited file is a new input), the URL otherwise.
+	// local files (so a file edited after it was done is a new input; one
+	// edited while unfinished continues its record, see addFiles), the URL
+	// otherwise.
 	Key string
 	// Source is the absolute local path or the http(s) URL.
 	Source string
@@ -127,6 +129,16 @@ func parseTime(s string) time.Time {
 
 // addFiles records inputs (existing keys are left as they are) and returns
 // the rows of all of them, in input order, and how many were new.
+//
+// A local file whose key is new — its size or mtime changed since it was
+// queued, as after `touch`, an edit or a backup tool's restore — continues
+// the unfinished (pending or working) record of the same source and params,
+// if there is one: that record takes the new key instead of a second record
+// being added, so that one source never has two transcripts in flight. A
+// record that already uploaded keeps its upload (the bytes of the time of
+// the upload): never paying twice matters more than the edit. A finished
+// (done or failed) record is left alone and the changed file gets a new
+// record, as before: an edited file is transcribed again.
 func (s *Store) addFiles(ctx context.Context, inputs []Input, now time.Time) ([]*File, int, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -135,10 +147,28 @@ func (s *Store) addFiles(ctx context.Context, inputs []Input, now time.Time) ([]
 	added := 0
 	defer tx.Rollback() //nolint:errcheck // no-op after commit
 	ts := formatTime(now)
+	unfinished, err := unfinishedBySource(ctx, tx)
+	if err != nil {
+		return nil, 0, err
+	}
 	for _, in := range inputs {
 		params := string(in.Params)
 		if params == "" {
 			params = "{}"
+		}
+		if id, ok := unfinished[sourceParams{in.Source, params}]; ok && strings.HasPrefix(in.Key, "file:") {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM durascribe_file WHERE input_key = $1`,
+				in.Key).Scan(&n); err != nil {
+				return nil, 0, fmt.Errorf("read file: %w", err)
+			}
+			if n == 0 {
+				if _, err := tx.ExecContext(ctx, `UPDATE durascribe_file SET input_key = $1, updated_at = $2
+					WHERE id = $3`, in.Key, ts, id); err != nil {
+					return nil, 0, fmt.Errorf("adopt file %d: %w", id, err)
+				}
+				continue
+			}
 		}
 		cp, _ := json.Marshal(transcribe.Checkpoint{Source: in.Source})
 		res, err := tx.ExecContext(ctx, `INSERT INTO durascribe_file
@@ -164,6 +194,31 @@ func (s *Store) addFiles(ctx context.Context, inputs []Input, now time.Time) ([]
 		return nil, 0, fmt.Errorf("commit: %w", err)
 	}
 	return files, added, nil
+}
+
+type sourceParams struct{ source, params string }
+
+// unfinishedBySource maps the source and params of every unfinished local
+// file to its record's id (the oldest, should there be several).
+func unfinishedBySource(ctx context.Context, tx *sql.Tx) (map[sourceParams]int64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, source, params FROM durascribe_file
+		WHERE state IN ('pending', 'working') AND input_key LIKE 'file:%' ORDER BY id DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("list unfinished files: %w", err)
+	}
+	defer rows.Close()
+	m := map[sourceParams]int64{}
+	for rows.Next() {
+		var (
+			id  int64
+			key sourceParams
+		)
+		if err := rows.Scan(&id, &key.source, &key.params); err != nil {
+			return nil, fmt.Errorf("list unfinished files: %w", err)
+		}
+		m[key] = id
+	}
+	return m, rows.Err()
 }
 
 // File returns one file by id.
