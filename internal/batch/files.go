@@ -156,19 +156,31 @@ func (s *Store) addFiles(ctx context.Context, inputs []Input, now time.Time) ([]
 		if params == "" {
 			params = "{}"
 		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM durascribe_file WHERE input_key = $1`,
+			in.Key).Scan(&n); err != nil {
+			return nil, 0, fmt.Errorf("read file: %w", err)
+		}
+		if n > 0 {
+			continue
+		}
 		if id, ok := unfinished[sourceParams{in.Source, params}]; ok && strings.HasPrefix(in.Key, "file:") {
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM durascribe_file WHERE input_key = $1`,
-				in.Key).Scan(&n); err != nil {
-				return nil, 0, fmt.Errorf("read file: %w", err)
+			if _, err := tx.ExecContext(ctx, `UPDATE durascribe_file SET input_key = $1, updated_at = $2
+				WHERE id = $3`, in.Key, ts, id); err != nil {
+				return nil, 0, fmt.Errorf("adopt file %d: %w", id, err)
 			}
-			if n == 0 {
-				if _, err := tx.ExecContext(ctx, `UPDATE durascribe_file SET input_key = $1, updated_at = $2
-					WHERE id = $3`, in.Key, ts, id); err != nil {
-					return nil, 0, fmt.Errorf("adopt file %d: %w", id, err)
-				}
-				continue
-			}
+			continue
+		}
+		// An output name is never handed to a second source: its outputs
+		// would replace the first one's.
+		owner, err := outOwner(ctx, tx, in.OutName, in.Source)
+		if err != nil {
+			return nil, 0, err
+		}
+		if owner != "" {
+			return nil, 0, fmt.Errorf("%w: %q would be written as %s.*, the outputs of %q queued earlier "+
+				"in this store: rename it, or use another --db", ErrOutputCollision, in.Source,
+				sanitizeRel(in.OutName), owner)
 		}
 		cp, _ := json.Marshal(transcribe.Checkpoint{Source: in.Source})
 		res, err := tx.ExecContext(ctx, `INSERT INTO durascribe_file
@@ -194,6 +206,25 @@ func (s *Store) addFiles(ctx context.Context, inputs []Input, now time.Time) ([]
 		return nil, 0, fmt.Errorf("commit: %w", err)
 	}
 	return files, added, nil
+}
+
+// outOwner returns the source of the oldest record other than src whose
+// output name is name's, ignoring case ("" when there is none). It uses the
+// index on lower(out_name), so names are compared as stored and as
+// sanitised, not sanitised on both sides: a name stored with control
+// characters in it is only caught by the writer's own check.
+func outOwner(ctx context.Context, tx *sql.Tx, name, src string) (string, error) {
+	var owner string
+	err := tx.QueryRowContext(ctx, `SELECT source FROM durascribe_file
+		WHERE lower(out_name) IN (lower($1), $2) AND source <> $3 ORDER BY id LIMIT 1`,
+		name, outKey(name), src).Scan(&owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("look up output name: %w", err)
+	}
+	return owner, nil
 }
 
 type sourceParams struct{ source, params string }
