@@ -40,6 +40,10 @@ type Input struct {
 	Params json.RawMessage
 	// Size is a local file's size in bytes; 0 for URLs (unknown).
 	Size int64
+
+	// fullName is OutName with the input's extension kept: the name used
+	// when another source in the store owns OutName. Empty for URLs.
+	fullName string
 }
 
 // largestFirst returns the inputs in the order their files are queued: URLs
@@ -171,22 +175,18 @@ func (s *Store) addFiles(ctx context.Context, inputs []Input, now time.Time) ([]
 			}
 			continue
 		}
-		// An output name is never handed to a second source: its outputs
-		// would replace the first one's.
-		owner, err := outOwner(ctx, tx, in.OutName, in.Source)
+		// An output name is never handed to a second source, whose outputs
+		// would replace the first one's: the new input keeps its extension,
+		// as with a collision among the inputs of one command, or is refused.
+		outName, err := freeOutName(ctx, tx, in)
 		if err != nil {
 			return nil, 0, err
-		}
-		if owner != "" {
-			return nil, 0, fmt.Errorf("%w: %q would be written as %s.*, the outputs of %q queued earlier "+
-				"in this store: rename it, or use another --db", ErrOutputCollision, in.Source,
-				sanitizeRel(in.OutName), owner)
 		}
 		cp, _ := json.Marshal(transcribe.Checkpoint{Source: in.Source})
 		res, err := tx.ExecContext(ctx, `INSERT INTO durascribe_file
 			(input_key, source, out_name, params, checkpoint, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (input_key) DO NOTHING`,
-			in.Key, in.Source, in.OutName, params, string(cp), ts)
+			in.Key, in.Source, outName, params, string(cp), ts)
 		if err != nil {
 			return nil, 0, fmt.Errorf("insert file: %w", err)
 		}
@@ -206,6 +206,25 @@ func (s *Store) addFiles(ctx context.Context, inputs []Input, now time.Time) ([]
 		return nil, 0, fmt.Errorf("commit: %w", err)
 	}
 	return files, added, nil
+}
+
+// freeOutName returns in's output name, or its name with the extension
+// kept when another source in the store owns that, or ErrOutputCollision.
+func freeOutName(ctx context.Context, tx *sql.Tx, in Input) (string, error) {
+	owner, err := outOwner(ctx, tx, in.OutName, in.Source)
+	if err != nil || owner == "" {
+		return in.OutName, err
+	}
+	if in.fullName != "" && in.fullName != in.OutName {
+		other, err := outOwner(ctx, tx, in.fullName, in.Source)
+		if err != nil || other == "" {
+			return in.fullName, err
+		}
+		owner = other
+	}
+	return "", fmt.Errorf("%w: %q would be written as %s.*, the outputs of %q queued earlier "+
+		"in this store: rename it, or use another --db", ErrOutputCollision, in.Source,
+		sanitizeRel(in.OutName), owner)
 }
 
 // outOwner returns the source of the oldest record other than src whose

@@ -44,6 +44,8 @@ var ErrOutputCollision = errors.New("two inputs would write the same outputs")
 // whatever else is listed and in whichever order; only a collision changes
 // a name. A collision that remains (A/x.wav and B/x.wav named as two
 // arguments) is refused with ErrOutputCollision before anything is queued.
+// Enqueue applies the same rule to names that other sources in the store
+// own already.
 func ResolveInputs(args []string, params json.RawMessage) ([]Input, error) {
 	var (
 		out   []Input
@@ -56,6 +58,9 @@ func ResolveInputs(args []string, params json.RawMessage) ([]Input, error) {
 		}
 		seen[in.Key] = true
 		in.Params = params
+		if !strings.HasPrefix(in.Key, "url:") {
+			in.fullName = name
+		}
 		out = append(out, in)
 		names = append(names, name)
 	}

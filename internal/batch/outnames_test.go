@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -146,38 +147,47 @@ func TestResolveInputsOutputNames(t *testing.T) {
 }
 
 // An output name owned by a source in the store is not handed to another
-// source queued later, by another command: the second one's outputs would
-// replace the first one's.
-func TestEnqueueRefusesOutputNameOfAnotherSource(t *testing.T) {
+// source queued later, by another command (its outputs would replace the
+// first one's): the new source keeps its extension, and is refused if that
+// is taken too.
+func TestEnqueueNeverReusesOutputNameOfAnotherSource(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, dsn string) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		dir := t.TempDir()
-		touchFiles(t, dir, "A/x.wav", "B/X.wav", "B/y.wav")
+		touchFiles(t, dir, "A/x.wav", "B/X.wav", "B/y.wav", "C/x.wav")
 		st := enqueueDir(t, ctx, dsn, filepath.Join(dir, "A"))
-
-		ins, err := batch.ResolveInputs([]string{filepath.Join(dir, "B")}, nil)
-		if err != nil {
+		enqueue := func(arg string) error {
+			ins, err := batch.ResolveInputs([]string{filepath.Join(dir, arg)}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = st.Enqueue(ctx, ins)
+			return err
+		}
+		if err := enqueue("B"); err != nil {
 			t.Fatal(err)
 		}
-		_, err = st.Enqueue(ctx, ins)
-		if !errors.Is(err, batch.ErrOutputCollision) || !strings.Contains(err.Error(), filepath.Join("A", "x.wav")) {
-			t.Fatalf("Enqueue = %v, want ErrOutputCollision naming A/x.wav", err)
+		err := enqueue("C")
+		if !errors.Is(err, batch.ErrOutputCollision) || !strings.Contains(err.Error(), filepath.Join("C", "x.wav")) {
+			t.Fatalf("Enqueue = %v, want ErrOutputCollision naming C/x.wav", err)
 		}
 		files, err := st.Files(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(files) != 1 {
-			t.Errorf("%d records after the refused enqueue, want 1: nothing of it is queued", len(files))
+		got := map[string]string{}
+		for _, f := range files {
+			rel, _ := filepath.Rel(dir, f.Source)
+			got[filepath.ToSlash(rel)] = f.OutName
+		}
+		want := map[string]string{"A/x.wav": "x", "B/X.wav": "X.wav", "B/y.wav": "y"}
+		if !maps.Equal(got, want) {
+			t.Errorf("records %v, want %v", got, want)
 		}
 		// The same source again is no collision.
-		again, err := batch.ResolveInputs([]string{filepath.Join(dir, "A", "x.wav")}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := st.Enqueue(ctx, again); err != nil {
+		if err := enqueue("A/x.wav"); err != nil {
 			t.Errorf("re-queue of the same source: %v", err)
 		}
 	})
