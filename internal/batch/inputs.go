@@ -97,9 +97,11 @@ func ResolveInputs(args []string, params json.RawMessage) ([]Input, error) {
 			return nil
 		}
 		return WalkFiles(abs, func(p, rel string, fi fs.FileInfo, err error) error {
-			if err != nil || !slices.Contains(AudioExtensions, strings.ToLower(filepath.Ext(p))) {
-				// A dangling link or an unreadable entry is not audio we
-				// can send; check names it.
+			switch {
+			case err != nil && fi != nil:
+				return fmt.Errorf("read input: %w", err) // an unreadable directory
+			case err != nil || !slices.Contains(AudioExtensions, strings.ToLower(filepath.Ext(p))):
+				// A dangling link is no audio we can send; check names it.
 				return nil
 			}
 			in, err := fileInput(p, fi, trimExt(rel))
@@ -148,13 +150,13 @@ func fileInput(abs string, fi fs.FileInfo, outName string) (Input, error) {
 // directories. Each directory is walked once, so a link loop (or two links
 // to one folder) ends there. p is the path as reached (through link names),
 // rel its slash-separated path below dir, and fi the Stat of what p names.
-// An entry that cannot be read (a dangling link, an unreadable directory)
-// comes with its error and no fi; fn decides. An error from fn stops the
-// walk.
+// An entry that cannot be read comes with its error: an unreadable
+// directory with its fi, a dangling link with none; fn decides. An error
+// from fn stops the walk.
 func WalkFiles(dir string, fn func(p, rel string, fi fs.FileInfo, err error) error) error {
 	visited := map[string]bool{}
-	var walk func(d, rel string) error
-	walk = func(d, rel string) error {
+	var walk func(d, rel string, dfi fs.FileInfo) error
+	walk = func(d, rel string, dfi fs.FileInfo) error {
 		if real, err := filepath.EvalSymlinks(d); err == nil {
 			if visited[real] {
 				return nil
@@ -163,7 +165,7 @@ func WalkFiles(dir string, fn func(p, rel string, fi fs.FileInfo, err error) err
 		}
 		entries, err := os.ReadDir(d)
 		if err != nil {
-			return fn(d, rel, nil, err)
+			return fn(d, rel, dfi, err)
 		}
 		for _, e := range entries {
 			if strings.HasPrefix(e.Name(), ".") {
@@ -175,7 +177,7 @@ func WalkFiles(dir string, fn func(p, rel string, fi fs.FileInfo, err error) err
 			case err != nil:
 				err = fn(p, r, nil, err)
 			case fi.IsDir():
-				err = walk(p, r)
+				err = walk(p, r, fi)
 			default:
 				err = fn(p, r, fi, nil)
 			}
@@ -185,7 +187,11 @@ func WalkFiles(dir string, fn func(p, rel string, fi fs.FileInfo, err error) err
 		}
 		return nil
 	}
-	return walk(dir, "")
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fn(dir, "", nil, err)
+	}
+	return walk(dir, "", fi)
 }
 
 func urlInput(raw string) (Input, error) {
