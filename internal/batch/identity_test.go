@@ -3,9 +3,13 @@ package batch_test
 import (
 	"context"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/durascribe/durascribe/emulator"
+	"github.com/durascribe/durascribe/emulator/emulatortest"
 	"github.com/durascribe/durascribe/internal/batch"
 )
 
@@ -67,4 +71,37 @@ func TestChangedFileContinuesUnfinishedRecord(t *testing.T) {
 		}
 
 	})
+}
+
+// A queued file replaced by a symbolic link before its upload is not
+// uploaded (with no pre-flight check either): it fails, saying why.
+func TestQueuedFileReplacedByLinkFails(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir, elsewhere := t.TempDir(), t.TempDir()
+	paths := writeWAVs(t, dir, 3)
+	st := enqueueDir(t, ctx, filepath.Join(t.TempDir(), "ds.db"), dir)
+	target := filepath.Join(elsewhere, "secret.wav")
+	if err := os.WriteFile(target, wav(42), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(paths[1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, paths[1]); err != nil {
+		t.Skipf("symlinks: %v", err)
+	}
+	em := emulatortest.New(t, emulator.Config{Seed: 3, TimeScale: 0.01})
+	sum, err := st.Run(ctx, runConfig(t, em.URL, em.APIKey, 0.01, ""))
+	if err != nil || sum.Done != 2 || sum.Failed != 1 {
+		t.Fatalf("run: %v, %+v; want 2 done, 1 failed", err, sum)
+	}
+	failed, err := st.Files(ctx, batch.StateFailed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(failed) != 1 || failed[0].Source != paths[1] || !strings.Contains(failed[0].Reason, "replaced by a symbolic link") {
+		t.Errorf("failed files %+v, want %s, replaced by a symbolic link", failed, paths[1])
+	}
 }
