@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"time"
 
@@ -132,6 +133,83 @@ func (s *step) preflight(ctx context.Context) error {
 	return &StageError{Stage: StagePreflight, Err: &inputError{err}}
 }
 
+// maxRechecks bounds how many times the upload checks a local file again
+// because it changed while it was checked; a file still changing after that
+// is being written, and fails.
+const maxRechecks = 3
+
+// openChecked opens the local source once, without following a symbolic link
+// put in its place, and pre-flights it, so that the bytes uploaded are the
+// bytes checked: after the check, the path must still name the open file,
+// unchanged (size and mtime). A file that changed during its check is opened
+// and checked again. It returns the open file and its Stat, taken from the
+// open descriptor.
+func (s *step) openChecked(ctx context.Context) (*os.File, os.FileInfo, error) {
+	src := s.cp.Source
+	inputErr := func(format string, args ...any) error {
+		return &StageError{Stage: StageUpload, Err: fmt.Errorf("%w: "+format, append([]any{ErrInput}, args...)...)}
+	}
+	linked := func() bool {
+		lfi, err := os.Lstat(src)
+		return err == nil && lfi.Mode()&fs.ModeSymlink != 0
+	}
+	errLinked := func() error {
+		return inputErr("%s was replaced by a symbolic link after it was queued, so it was not uploaded: "+
+			"re-queue it, by its own path or by the link's (the link's target is recorded)", src)
+	}
+	for range maxRechecks {
+		// Lstat first: opening a FIFO put there would block, and a
+		// directory is no audio.
+		lfi, err := os.Lstat(src)
+		switch {
+		case err != nil:
+			return nil, nil, inputErr("%w: check the path", err)
+		case lfi.Mode()&fs.ModeSymlink != 0:
+			return nil, nil, errLinked()
+		case !lfi.Mode().IsRegular():
+			return nil, nil, inputErr("%s is not a regular file", src)
+		}
+		f, err := openNoFollow(src)
+		if err != nil {
+			if linked() {
+				return nil, nil, errLinked()
+			}
+			return nil, nil, inputErr("%w", err)
+		}
+		fi, err := f.Stat()
+		switch {
+		case err != nil:
+			_ = f.Close() // opened read-only
+			return nil, nil, inputErr("%w", err)
+		case !fi.Mode().IsRegular():
+			_ = f.Close()
+			return nil, nil, inputErr("%s is not a regular file", src)
+		case fi.Size() == 0:
+			_ = f.Close()
+			return nil, nil, inputErr("%s is empty (0 bytes): nothing to transcribe", src)
+		}
+		if err := s.preflight(ctx); err != nil {
+			_ = f.Close()
+			return nil, nil, err
+		}
+		if s.t.cfg.Preflight == nil {
+			return f, fi, nil
+		}
+		// The check read the path: it must still be the open file, as it was.
+		lfi, lerr := os.Lstat(src)
+		now, ferr := f.Stat()
+		if lerr == nil && ferr == nil && os.SameFile(lfi, now) &&
+			now.Size() == fi.Size() && now.ModTime().Equal(fi.ModTime()) {
+			return f, fi, nil
+		}
+		_ = f.Close()
+		if linked() {
+			return nil, nil, errLinked()
+		}
+	}
+	return nil, nil, inputErr("%s kept changing while it was checked: re-queue it when it is complete", src)
+}
+
 func (s *step) upload(ctx context.Context) error {
 	now := s.t.cfg.Clock().UTC()
 	if isURL(s.cp.Source) {
@@ -142,21 +220,9 @@ func (s *step) upload(ctx context.Context) error {
 		s.cp.Stage = StageCreate
 		return s.persist(ctx)
 	}
-	fi, err := os.Stat(s.cp.Source)
-	switch {
-	case err != nil:
-		return &StageError{Stage: StageUpload, Err: fmt.Errorf("%w: %w: check the path", ErrInput, err)}
-	case !fi.Mode().IsRegular():
-		return &StageError{Stage: StageUpload, Err: fmt.Errorf("%w: %s is not a regular file", ErrInput, s.cp.Source)}
-	case fi.Size() == 0:
-		return &StageError{Stage: StageUpload, Err: fmt.Errorf("%w: %s is empty (0 bytes): nothing to transcribe", ErrInput, s.cp.Source)}
-	}
-	if err := s.preflight(ctx); err != nil {
-		return err
-	}
-	f, err := os.Open(s.cp.Source)
+	f, fi, err := s.openChecked(ctx)
 	if err != nil {
-		return &StageError{Stage: StageUpload, Err: fmt.Errorf("%w: %w", ErrInput, err)}
+		return err
 	}
 	defer f.Close() //nolint:errcheck // opened read-only: a close error loses nothing
 
@@ -190,6 +256,13 @@ func (s *step) upload(ctx context.Context) error {
 	})
 	if err != nil {
 		return &StageError{Stage: StageUpload, Attempt: attempts, Err: err}
+	}
+	// Bytes written while they were sent may have reached the upload torn:
+	// drop it (uploads are free) and let the next step check and send the
+	// file again.
+	if now, err := f.Stat(); err != nil || now.Size() != fi.Size() || !now.ModTime().Equal(fi.ModTime()) {
+		return &StageError{Stage: StageUpload, Attempt: attempts, Err: &resilience.RetryLaterError{
+			Err: fmt.Errorf("%s changed while it was uploaded: it will be checked and uploaded again", s.cp.Source)}}
 	}
 	s.cp.UploadURL, s.cp.UploadedAt = url, s.t.cfg.Clock().UTC()
 	s.cp.Stage = StageCreate

@@ -38,6 +38,11 @@ type Config struct {
 	//		return rep.Duration, rep.Err()
 	//	}
 	//
+	// A local file is opened once, before the check, without following a
+	// symbolic link in its last element; after the check the path must still
+	// name that open file with the same size and mtime, or it is opened and
+	// checked again, so that the bytes uploaded are the bytes checked.
+	//
 	// Defaults to nil: no check.
 	Preflight func(ctx context.Context, source string) (time.Duration, error)
 	// ProcessingBase and ProcessingFactor estimate how long AssemblyAI takes

@@ -29,7 +29,9 @@ const (
 // Input is one thing to transcribe, as resolved from the command line.
 type Input struct {
 	// Key identifies the input across runs: absolute path + size + mtime for
-	// local files (so an edited file is a new input), the URL otherwise.
+	// local files (so a file edited after it was done is a new input; one
+	// edited while unfinished continues its record, see addFiles), the URL
+	// otherwise.
 	Key string
 	// Source is the absolute local path or the http(s) URL.
 	Source string
@@ -39,6 +41,10 @@ type Input struct {
 	Params json.RawMessage
 	// Size is a local file's size in bytes; 0 for URLs (unknown).
 	Size int64
+
+	// fullName is OutName with the input's extension kept: the name used
+	// when another source in the store owns OutName. Empty for URLs.
+	fullName string
 }
 
 // largestFirst returns the inputs in the order their files are queued: URLs
@@ -128,6 +134,16 @@ func parseTime(s string) time.Time {
 
 // addFiles records inputs (existing keys are left as they are) and returns
 // the rows of all of them, in input order, and how many were new.
+//
+// A local file whose key is new — its size or mtime changed since it was
+// queued, as after `touch`, an edit or a backup tool's restore — continues
+// the unfinished (pending or working) record of the same source and params,
+// if there is one: that record takes the new key instead of a second record
+// being added, so that one source never has two transcripts in flight. A
+// record that already uploaded keeps its upload (the bytes of the time of
+// the upload): never paying twice matters more than the edit. A finished
+// (done or failed) record is left alone and the changed file gets a new
+// record, as before: an edited file is transcribed again.
 func (s *Store) addFiles(ctx context.Context, inputs []Input, now time.Time) ([]*File, int, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -136,16 +152,42 @@ func (s *Store) addFiles(ctx context.Context, inputs []Input, now time.Time) ([]
 	added := 0
 	defer tx.Rollback() //nolint:errcheck // no-op after commit
 	ts := formatTime(now)
+	unfinished, err := unfinishedBySource(ctx, tx)
+	if err != nil {
+		return nil, 0, err
+	}
 	for _, in := range inputs {
 		params := string(in.Params)
 		if params == "" {
 			params = "{}"
 		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM durascribe_file WHERE input_key = $1`,
+			in.Key).Scan(&n); err != nil {
+			return nil, 0, fmt.Errorf("read file: %w", err)
+		}
+		if n > 0 {
+			continue
+		}
+		if id, ok := unfinished[sourceParams{in.Source, params}]; ok && strings.HasPrefix(in.Key, "file:") {
+			if _, err := tx.ExecContext(ctx, `UPDATE durascribe_file SET input_key = $1, updated_at = $2
+				WHERE id = $3`, in.Key, ts, id); err != nil {
+				return nil, 0, fmt.Errorf("adopt file %d: %w", id, err)
+			}
+			continue
+		}
+		// An output name is never handed to a second source, whose outputs
+		// would replace the first one's: the new input keeps its extension,
+		// as with a collision among the inputs of one command, or is refused.
+		outName, err := freeOutName(ctx, tx, in)
+		if err != nil {
+			return nil, 0, err
+		}
 		cp, _ := json.Marshal(transcribe.Checkpoint{Source: in.Source})
 		res, err := tx.ExecContext(ctx, `INSERT INTO durascribe_file
 			(input_key, source, out_name, params, checkpoint, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (input_key) DO NOTHING`,
-			in.Key, in.Source, in.OutName, params, string(cp), ts)
+			in.Key, in.Source, outName, params, string(cp), ts)
 		if err != nil {
 			return nil, 0, fmt.Errorf("insert file: %w", err)
 		}
@@ -165,6 +207,69 @@ func (s *Store) addFiles(ctx context.Context, inputs []Input, now time.Time) ([]
 		return nil, 0, fmt.Errorf("commit: %w", err)
 	}
 	return files, added, nil
+}
+
+// freeOutName returns in's output name, or its name with the extension
+// kept when another source in the store owns that, or ErrOutputCollision.
+func freeOutName(ctx context.Context, tx *sql.Tx, in Input) (string, error) {
+	owner, err := outOwner(ctx, tx, in.OutName, in.Source)
+	if err != nil || owner == "" {
+		return in.OutName, err
+	}
+	if in.fullName != "" && in.fullName != in.OutName {
+		other, err := outOwner(ctx, tx, in.fullName, in.Source)
+		if err != nil || other == "" {
+			return in.fullName, err
+		}
+		owner = other
+	}
+	return "", fmt.Errorf("%w: %q would be written as %s.*, the outputs of %q queued earlier "+
+		"in this store: rename it, or use another --db", ErrOutputCollision, in.Source,
+		sanitizeRel(in.OutName), owner)
+}
+
+// outOwner returns the source of the oldest record other than src whose
+// output name is name's, ignoring case ("" when there is none). It uses the
+// index on lower(out_name), so names are compared as stored and as
+// sanitised, not sanitised on both sides: a name stored with control
+// characters in it is only caught by the writer's own check.
+func outOwner(ctx context.Context, tx *sql.Tx, name, src string) (string, error) {
+	var owner string
+	err := tx.QueryRowContext(ctx, `SELECT source FROM durascribe_file
+		WHERE lower(out_name) IN (lower($1), $2) AND source <> $3 ORDER BY id LIMIT 1`,
+		name, outKey(name), src).Scan(&owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("look up output name: %w", err)
+	}
+	return owner, nil
+}
+
+type sourceParams struct{ source, params string }
+
+// unfinishedBySource maps the source and params of every unfinished local
+// file to its record's id (the oldest, should there be several).
+func unfinishedBySource(ctx context.Context, tx *sql.Tx) (map[sourceParams]int64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, source, params FROM durascribe_file
+		WHERE state IN ('pending', 'working') AND input_key LIKE 'file:%' ORDER BY id DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("list unfinished files: %w", err)
+	}
+	defer rows.Close()
+	m := map[sourceParams]int64{}
+	for rows.Next() {
+		var (
+			id  int64
+			key sourceParams
+		)
+		if err := rows.Scan(&id, &key.source, &key.params); err != nil {
+			return nil, fmt.Errorf("list unfinished files: %w", err)
+		}
+		m[key] = id
+	}
+	return m, rows.Err()
 }
 
 // File returns one file by id.

@@ -26,22 +26,43 @@ var AudioExtensions = []string{
 	".mpga", ".oga", ".ogg", ".opus", ".wav", ".webm", ".wma",
 }
 
+// ErrOutputCollision is returned (wrapped) when two inputs would write
+// their outputs under the same name: nothing is queued or written.
+var ErrOutputCollision = errors.New("two inputs would write the same outputs")
+
 // ResolveInputs turns command-line arguments — local files, directories
-// (walked recursively for AudioExtensions), http(s) URLs and @list files (one
-// argument per line; blank lines and # comments skipped) — into Inputs with
-// params attached. Output names mirror each directory's tree.
+// (walked recursively for AudioExtensions, see WalkFiles), http(s) URLs and
+// @list files (one argument per line; blank lines and # comments skipped) —
+// into Inputs with params attached.
+//
+// Output names: a file named as an argument is written as its name with the
+// extension replaced (rec/tone.wav → tone.txt); a file found in a directory
+// mirrors the tree below that directory (in/day1/tone.wav → day1/tone.txt).
+// When several inputs would have the same output name — compared after
+// sanitising and ignoring case, as macOS and Windows file systems do — each
+// of them keeps its extension (a.wav → a.wav.txt, a.mp3 → a.mp3.txt),
+// whatever else is listed and in whichever order; only a collision changes
+// a name. A collision that remains (A/x.wav and B/x.wav named as two
+// arguments) is refused with ErrOutputCollision before anything is queued.
+// Enqueue applies the same rule to names that other sources in the store
+// own already.
 func ResolveInputs(args []string, params json.RawMessage) ([]Input, error) {
 	var (
-		out  []Input
-		seen = map[string]bool{}
+		out   []Input
+		names []string // each input's name with its extension, as out
+		seen  = map[string]bool{}
 	)
-	add := func(in Input) {
+	add := func(in Input, name string) {
 		if seen[in.Key] {
 			return
 		}
 		seen[in.Key] = true
 		in.Params = params
+		if !strings.HasPrefix(in.Key, "url:") {
+			in.fullName = name
+		}
 		out = append(out, in)
+		names = append(names, name)
 	}
 	var resolve func(arg string, depth int) error
 	resolve = func(arg string, depth int) error {
@@ -56,7 +77,7 @@ func ResolveInputs(args []string, params json.RawMessage) ([]Input, error) {
 			if err != nil {
 				return err
 			}
-			add(in)
+			add(in, in.OutName)
 			return nil
 		}
 		abs, err := filepath.Abs(arg)
@@ -68,29 +89,26 @@ func ResolveInputs(args []string, params json.RawMessage) ([]Input, error) {
 			return fmt.Errorf("read input: %w", err)
 		}
 		if !fi.IsDir() {
-			add(fileInput(abs, fi, trimExt(filepath.Base(abs))))
+			in, err := fileInput(abs, fi, trimExt(filepath.Base(abs)))
+			if err != nil {
+				return err
+			}
+			add(in, filepath.Base(abs))
 			return nil
 		}
-		return filepath.WalkDir(abs, func(p string, d fs.DirEntry, err error) error {
+		return WalkFiles(abs, func(p, rel string, fi fs.FileInfo, err error) error {
+			switch {
+			case err != nil && fi != nil:
+				return fmt.Errorf("read input: %w", err) // an unreadable directory
+			case err != nil || !slices.Contains(AudioExtensions, strings.ToLower(filepath.Ext(p))):
+				// A dangling link is no audio we can send; check names it.
+				return nil
+			}
+			in, err := fileInput(p, fi, trimExt(rel))
 			if err != nil {
 				return err
 			}
-			if d.IsDir() {
-				if p != abs && strings.HasPrefix(d.Name(), ".") {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			if !d.Type().IsRegular() || strings.HasPrefix(d.Name(), ".") ||
-				!slices.Contains(AudioExtensions, strings.ToLower(filepath.Ext(p))) {
-				return nil
-			}
-			fi, err := d.Info()
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(abs, p)
-			add(fileInput(p, fi, trimExt(filepath.ToSlash(rel))))
+			add(in, rel)
 			return nil
 		})
 	}
@@ -102,17 +120,78 @@ func ResolveInputs(args []string, params json.RawMessage) ([]Input, error) {
 	if len(out) == 0 {
 		return nil, ErrNoInputs
 	}
-	dedupeOutNames(out)
+	if err := uniqueOutNames(out, names); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
-func fileInput(abs string, fi fs.FileInfo, outName string) Input {
+// fileInput is the Input of the local file at abs (fi is its Stat). A
+// symbolic link is recorded as the file it points to, so that the upload can
+// refuse to follow a link that appears later (see transcribe).
+func fileInput(abs string, fi fs.FileInfo, outName string) (Input, error) {
+	src := abs
+	if lfi, err := os.Lstat(abs); err == nil && lfi.Mode()&fs.ModeSymlink != 0 {
+		if src, err = filepath.EvalSymlinks(abs); err != nil {
+			return Input{}, fmt.Errorf("resolve %s: %w", abs, err)
+		}
+	}
 	return Input{
-		Key:     fmt.Sprintf("file:%s:%d:%d", abs, fi.Size(), fi.ModTime().UnixNano()),
-		Source:  abs,
+		Key:     fmt.Sprintf("file:%s:%d:%d", src, fi.Size(), fi.ModTime().UnixNano()),
+		Source:  src,
 		OutName: outName,
 		Size:    fi.Size(),
+	}, nil
+}
+
+// WalkFiles calls fn for each file below dir, in lexical order, the way
+// transcribe, enqueue and check all walk a directory: names starting with
+// "." are skipped, and symbolic links are followed, to files and to
+// directories. Each directory is walked once, so a link loop (or two links
+// to one folder) ends there. p is the path as reached (through link names),
+// rel its slash-separated path below dir, and fi the Stat of what p names.
+// An entry that cannot be read comes with its error: an unreadable
+// directory with its fi, a dangling link with none; fn decides. An error
+// from fn stops the walk.
+func WalkFiles(dir string, fn func(p, rel string, fi fs.FileInfo, err error) error) error {
+	visited := map[string]bool{}
+	var walk func(d, rel string, dfi fs.FileInfo) error
+	walk = func(d, rel string, dfi fs.FileInfo) error {
+		if real, err := filepath.EvalSymlinks(d); err == nil {
+			if visited[real] {
+				return nil
+			}
+			visited[real] = true
+		}
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			return fn(d, rel, dfi, err)
+		}
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), ".") {
+				continue
+			}
+			p, r := filepath.Join(d, e.Name()), path.Join(rel, e.Name())
+			fi, err := os.Stat(p) // follows links
+			switch {
+			case err != nil:
+				err = fn(p, r, nil, err)
+			case fi.IsDir():
+				err = walk(p, r, fi)
+			default:
+				err = fn(p, r, fi, nil)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fn(dir, "", nil, err)
+	}
+	return walk(dir, "", fi)
 }
 
 func urlInput(raw string) (Input, error) {
@@ -130,18 +209,46 @@ func urlInput(raw string) (Input, error) {
 
 func trimExt(name string) string { return strings.TrimSuffix(name, path.Ext(name)) }
 
-// dedupeOutNames keeps the extension of inputs whose output names collide
-// ("a.mp3" and "a.wav" become "a.mp3" and "a.wav", not both "a").
-func dedupeOutNames(ins []Input) {
-	count := map[string]int{}
-	for _, in := range ins {
-		count[in.OutName]++
-	}
-	for i, in := range ins {
-		if count[in.OutName] > 1 && !strings.HasPrefix(in.Key, "url:") {
-			ins[i].OutName = in.OutName + filepath.Ext(in.Source)
+// outKey is what two output names are compared by: the name as written
+// (sanitised), ignoring case, since macOS and Windows file systems do.
+func outKey(outName string) string {
+	return strings.ToLower(filepath.ToSlash(sanitizeRel(outName)))
+}
+
+// uniqueOutNames gives the inputs whose output names collide their full
+// names, extension kept (names[i] is ins[i]'s), until no collision changes
+// anything, and refuses what still collides. The result depends only on the
+// set of inputs, not on their order.
+func uniqueOutNames(ins []Input, names []string) error {
+	for changed := true; changed; {
+		changed = false
+		groups := map[string][]int{}
+		for i, in := range ins {
+			k := outKey(in.OutName)
+			groups[k] = append(groups[k], i)
+		}
+		for _, g := range groups {
+			if len(g) < 2 {
+				continue
+			}
+			for _, i := range g {
+				if ins[i].OutName != names[i] {
+					ins[i].OutName, changed = names[i], true
+				}
+			}
 		}
 	}
+	first := map[string]int{}
+	for i, in := range ins {
+		k := outKey(in.OutName)
+		if j, ok := first[k]; ok {
+			return fmt.Errorf("%w: %q and %q would both be written as %s.*: rename one, "+
+				"or name the folder that holds both so that the outputs mirror its tree",
+				ErrOutputCollision, ins[j].Source, in.Source, sanitizeRel(in.OutName))
+		}
+		first[k] = i
+	}
+	return nil
 }
 
 func readList(name string, fn func(string) error) error {

@@ -1,6 +1,8 @@
 package batch
 
 import (
+	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,13 +30,14 @@ var ErrOutputExists = atomicfile.ErrExists
 
 // OutputConfig says where and how transcripts are written.
 type OutputConfig struct {
-	// Dir is the output root; the input tree is mirrored below it. Empty
+	// Dir is the output root; the input tree is mirrored below it (see
+	// ResolveInputs for the names). Empty
 	// means no files are written (results stay in the store for export).
 	Dir string
 	// Formats to write. Defaults to txt and json.
 	Formats []string
-	// Force overwrites existing outputs with different content. Defaults to
-	// false.
+	// Force overwrites existing outputs with different content, never those
+	// of another input. Defaults to false.
 	Force bool
 }
 
@@ -104,6 +107,33 @@ func writeOutputs(cfg OutputConfig, outName string, raw []byte) ([]string, error
 		written = append(written, path)
 	}
 	return written, errors.Join(errs...)
+}
+
+// writeOutputsOf writes f's outputs unless another source owns its output
+// name: a store queued before names were checked for collisions may hold
+// two sources with one name, and the second must not replace the first
+// one's outputs, not even with Force.
+func (s *Store) writeOutputsOf(ctx context.Context, cfg OutputConfig, f *File, raw []byte) ([]string, error) {
+	if cfg.Dir == "" {
+		return nil, nil
+	}
+	var owner string
+	err := s.db.QueryRowContext(ctx, `SELECT source FROM durascribe_file
+		WHERE lower(out_name) = lower($1) AND source <> $2 AND id < $3 ORDER BY id LIMIT 1`,
+		f.OutName, f.Source, f.ID).Scan(&owner)
+	switch {
+	case err == nil:
+		return nil, outputOwnedError(f, owner)
+	case !errors.Is(err, sql.ErrNoRows):
+		return nil, fmt.Errorf("look up output owner: %w", err)
+	}
+	return writeOutputs(cfg, f.OutName, raw)
+}
+
+func outputOwnedError(f *File, owner string) error {
+	return fmt.Errorf("%w: the outputs %s.* belong to %q, so %q's were not written: "+
+		"its transcript stays in the store (durascribe export writes it elsewhere)",
+		ErrOutputCollision, sanitizeRel(f.OutName), owner, f.Source)
 }
 
 // outputBase joins dir and the sanitised relative name and makes sure the

@@ -30,6 +30,7 @@ func schema(d dialect) []string {
 	finished_at   TEXT NOT NULL DEFAULT ''
 )`,
 		`CREATE INDEX IF NOT EXISTS durascribe_file_state ON durascribe_file (state)`,
+		`CREATE INDEX IF NOT EXISTS durascribe_file_out_name ON durascribe_file (lower(out_name))`,
 		`CREATE TABLE IF NOT EXISTS durascribe_attempt (
 	` + id + `,
 	file_id        BIGINT NOT NULL,

@@ -315,7 +315,7 @@ func (r *Runner) complete(ctx context.Context, f *File, res transcribe.StepResul
 	// The transcript's slot is free from here: hand it to a waiting file
 	// now rather than after the outputs' fsyncs.
 	r.slots.notify()
-	_, werr := writeOutputs(r.cfg.Output, f.OutName, raw)
+	_, werr := r.store.writeOutputsOf(ctx, r.cfg.Output, f, raw)
 	if werr != nil {
 		r.outputErrors.Add(1)
 		_ = r.store.setLastError(ctx, f.ID, "write output: "+werr.Error(), r.now())

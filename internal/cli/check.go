@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/durascribe/durascribe/internal/batch"
 	"github.com/durascribe/durascribe/internal/logging"
 	"github.com/durascribe/durascribe/preflight"
 )
@@ -163,26 +163,19 @@ func expandSources(args []string) (targets []string, skipped int, err error) {
 			targets = append(targets, a)
 			continue
 		}
-		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				// an unreadable directory: report it as a row rather than stop
-				targets = append(targets, p)
-				if d != nil && d.IsDir() {
-					return fs.SkipDir
-				}
-				return nil
-			}
-			hidden := strings.HasPrefix(d.Name(), ".") && p != a
+		// The walk transcribe and enqueue use, so that check lists what
+		// they would queue: symbolic links followed, hidden names skipped.
+		err = batch.WalkFiles(a, func(p, _ string, fi fs.FileInfo, err error) error {
 			switch {
-			case d.IsDir() && hidden:
-				return fs.SkipDir
-			case d.IsDir():
-				return nil
-			case hidden || preflight.FormatName(d.Name()) == "":
+			case err != nil && (fi != nil || preflight.FormatName(p) != ""):
+				// an unreadable directory or a dangling link to media:
+				// report it as a row rather than stop
+				targets = append(targets, p)
+			case err != nil || preflight.FormatName(p) == "":
 				skipped++
-				return nil
+			default:
+				targets = append(targets, p)
 			}
-			targets = append(targets, p)
 			return nil
 		})
 		if err != nil {

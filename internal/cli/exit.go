@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"errors"
+
+	"github.com/durascribe/durascribe/internal/batch"
 )
 
 // Exit codes of the durascribe binary. They are part of its interface:
@@ -53,7 +55,8 @@ func exitCode(ctx context.Context, err error) int {
 	// An interrupted command exits 130 whatever the error it stopped with
 	// (a store migration cut short is not a configuration problem).
 	switch {
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), errors.Is(err, batch.ErrOutputCollision):
+		// Two inputs with one output name: the arguments need changing.
 		return ExitUsage
 	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
 		return ExitInterrupted

@@ -55,12 +55,19 @@ func runExport(ctx context.Context, opts *exportOptions, cfg batch.OutputConfig)
 	if err != nil {
 		return err
 	}
+	exists := false
 	for src, err := range res.Errors {
 		fmt.Fprintf(opts.ErrOut, "durascribe: %s: %s\n", logging.Source(src), shownErr(err))
+		exists = exists || errors.Is(err, batch.ErrOutputExists)
 	}
-	fmt.Fprintf(opts.Stdout, "exported %d files (%d outputs) to %s\n", res.Files, len(res.Written), opts.Out)
+	fmt.Fprintf(opts.Stdout, "exported %d of %d files (%d outputs) to %s\n",
+		res.Files-len(res.Errors), res.Files, len(res.Written), opts.Out)
 	if len(res.Errors) > 0 {
-		return &reportedError{failedErrorf(fmt.Errorf("%d files not exported (use --force to overwrite)", len(res.Errors)))}
+		hint := ""
+		if exists && !cfg.Force {
+			hint = " (use --force to overwrite outputs that differ)"
+		}
+		return &reportedError{failedErrorf(fmt.Errorf("%d files not exported%s", len(res.Errors), hint))}
 	}
 	return nil
 }
