@@ -40,8 +40,12 @@ func TestTranscribeProgressBarOnTerminal(t *testing.T) {
 	if code != ExitFailed {
 		t.Fatalf("exit %d, want %d\nstdout:\n%q\nstderr:\n%s", code, ExitFailed, stdout, stderr)
 	}
+	// How many frames the bar drew depends on how long the run took; each
+	// frame after the first must redraw it in place, not print another.
+	if frames := strings.Count(stdout, " files "); frames > 1 && !strings.Contains(stdout, "\x1b[") {
+		t.Errorf("%d bar frames printed one after the other, want redraws in place:\n%q", frames, stdout)
+	}
 	for _, want := range []string{
-		"\x1b[",             // the bar redraws itself in place
 		"4/4 files",         // final count on the bar
 		"done 3 · failed 1", // final states under it
 		"failed  " + dir,    // per-file lines above it
