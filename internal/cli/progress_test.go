@@ -42,7 +42,7 @@ func TestTranscribeProgressBarOnTerminal(t *testing.T) {
 	}
 	// How many frames the bar drew depends on how long the run took; each
 	// frame after the first must redraw it in place, not print another.
-	if frames := strings.Count(stdout, " files "); frames > 1 && !strings.Contains(stdout, "\x1b[") {
+	if frames := strings.Count(stdout, "/4 files "); frames > 1 && !strings.Contains(stdout, "\x1b[") {
 		t.Errorf("%d bar frames printed one after the other, want redraws in place:\n%q", frames, stdout)
 	}
 	for _, want := range []string{
