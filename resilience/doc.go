@@ -1,5 +1,5 @@
 // Package resilience is the retry policy layer: capped exponential backoff with
-// full jitter, Retry-After parsing, a process-wide retry budget, per-host
+// full jitter, Retry-After handling, a process-wide retry budget, per-host
 // circuit breakers, named profiles and a retry loop ([Policy.Do]) that ties them
 // together. It knows nothing about HTTP or AssemblyAI: callers classify errors.
 //
