@@ -182,6 +182,9 @@ func (r *Runner) wait(ctx context.Context) error {
 		if p.Pending == 0 && p.Working == 0 {
 			return nil
 		}
+		if err := r.deferred.covers(p.Pending + p.Working); err != nil {
+			return err
+		}
 	}
 }
 
@@ -354,6 +357,9 @@ func scaleProfile(p resilience.Profile, f float64) resilience.Profile {
 	p.Backoff.Base, p.Backoff.Cap = s(p.Backoff.Base), s(p.Backoff.Cap)
 	p.Backoff.MaxElapsed, p.Backoff.MinDelay = s(p.Backoff.MaxElapsed), s(p.Backoff.MinDelay)
 	p.RetryAfterCap, p.PollInitial, p.PollMax = s(p.RetryAfterCap), s(p.PollInitial), s(p.PollMax)
+	// RetryAfterMax is not scaled: the emulator's Retry-After is whole
+	// seconds (at least 1) at any scale, so a scaled maximum would cut its
+	// ordinary throttles and defer files it means only to slow down.
 	return p
 }
 
