@@ -12,7 +12,7 @@ import (
 // than the profile's RetryAfterMax: rather than hold the run open while they
 // retry every RetryAfterMax until RetryFor gives up (a day), the run ends and
 // they stay queued for a re-run.
-var ErrDeferred = errors.New("run ended: the API asked to retry later than durascribe waits")
+var ErrDeferred = errors.New("run ended early: the API asked to wait longer than the Retry-After maximum")
 
 // deferrals remembers the files of this process whose last attempt the API
 // answered with a Retry-After above RetryAfterMax, and until when it asked
@@ -54,7 +54,7 @@ func (d *deferrals) covers(unfinished int) error {
 			first = until
 		}
 	}
-	return fmt.Errorf("%w: the API asked to retry %d files after %s at the earliest (see `durascribe status`); "+
-		"they stay queued: re-run the same command to try again", ErrDeferred, len(d.files),
+	return fmt.Errorf("%w: %d file(s) asked to wait until %s at the earliest stay queued "+
+		"(`durascribe status` shows why); re-run the same command to try them again", ErrDeferred, len(d.files),
 		first.UTC().Truncate(time.Second).Format(time.RFC3339))
 }

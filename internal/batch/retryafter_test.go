@@ -59,6 +59,7 @@ func TestRetryAfterIn2100(t *testing.T) {
 		if !errors.Is(err, batch.ErrDeferred) || !strings.Contains(err.Error(), "2100-12-31T23:59:59Z") {
 			t.Fatalf("run: %v (summary %+v), want ErrDeferred naming 2100-12-31T23:59:59Z", err, sum)
 		}
+		t.Logf("run: %v", err)
 		if d := time.Since(start); d > 30*time.Second {
 			t.Errorf("the run took %v to end", d)
 		}
@@ -69,8 +70,12 @@ func TestRetryAfterIn2100(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if len(files) != 1 {
+			t.Fatalf("%d files, want 1", len(files))
+		}
+		t.Logf("last error: %s", files[0].LastError)
 		want := "asked to retry after 2100-12-31T23:59:59Z (in 7"
-		if len(files) != 1 || !strings.Contains(files[0].LastError, want) ||
+		if !strings.Contains(files[0].LastError, want) ||
 			!strings.Contains(files[0].LastError, "waiting 2s at most (the Retry-After maximum)") {
 			t.Fatalf("last error %q, want it to say %q and the 2s wait", files[0].LastError, want)
 		}
