@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -20,17 +21,35 @@ var ErrDeferred = errors.New("run ended early: the API asked to wait longer than
 // for concurrent use.
 type deferrals struct {
 	mu    sync.Mutex
-	files map[int64]time.Time // file ID → the end of the wait the API asked for
+	files map[int64]deferral // by file ID
 }
 
-// add notes that the API asked file id to wait until until.
-func (d *deferrals) add(id int64, until time.Time) {
+type deferral struct {
+	jobID int64
+	until time.Time // the end of the wait the API asked for
+}
+
+// add notes that the API asked file id (job jobID) to wait until until.
+func (d *deferrals) add(id, jobID int64, until time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.files == nil {
-		d.files = map[int64]time.Time{}
+		d.files = map[int64]deferral{}
 	}
-	d.files[id] = until
+	d.files[id] = deferral{jobID: jobID, until: until}
+}
+
+// release makes the jobs of the deferred files available at once, after a
+// run ended with ErrDeferred, so that a re-run (the next step the error
+// suggests) tries them when it starts rather than after the rest of their
+// RetryAfterMax snooze (up to 10 min of a seemingly hung run against an API
+// that has recovered). A job that cannot be released keeps its snooze.
+func (d *deferrals) release(ctx context.Context, client riverClient) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, f := range d.files {
+		_, _ = client.JobRetry(ctx, f.jobID)
+	}
 }
 
 // remove forgets file id: its job runs again.
@@ -49,9 +68,9 @@ func (d *deferrals) covers(unfinished int) error {
 		return nil
 	}
 	var first time.Time
-	for _, until := range d.files {
-		if first.IsZero() || until.Before(first) {
-			first = until
+	for _, f := range d.files {
+		if first.IsZero() || f.until.Before(first) {
+			first = f.until
 		}
 	}
 	return fmt.Errorf("%w: %d file(s) asked to wait until %s at the earliest stay queued "+

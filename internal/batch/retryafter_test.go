@@ -12,7 +12,6 @@ import (
 
 	"github.com/durascribe/durascribe/emulator"
 	"github.com/durascribe/durascribe/internal/batch"
-	"github.com/durascribe/durascribe/resilience"
 )
 
 // TestRetryAfterIn2100 is issue 18 item 8: a create answered 429 with
@@ -20,8 +19,8 @@ import (
 // 2100, so the run showed "1 in flight" forever, a re-run against a healthy
 // API hung too, and status gave no reason. Now the run ends at once with
 // ErrDeferred, the file's last error says what the API asked and how long
-// durascribe waits instead, and a re-run once the API is healthy finishes it
-// within RetryAfterMax.
+// durascribe waits instead (DefaultRetryAfterMax), and a re-run once the API
+// is healthy finishes it at once.
 func TestRetryAfterIn2100(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, dsn string) {
@@ -49,10 +48,6 @@ func TestRetryAfterIn2100(t *testing.T) {
 		t.Cleanup(srv.Close)
 		cfg := runConfig(t, srv.URL, "test-key", scale, "")
 		cfg.RequestsPerSecond = 5000
-		// The default maximum (10 min, not time-scaled) would make the
-		// re-run below wait 10 real minutes: the profile's field overrides it.
-		cfg.Transcribe.Profile, _ = resilience.LookupProfile("default")
-		cfg.Transcribe.Profile.RetryAfterMax = 2 * time.Second
 
 		start := time.Now()
 		sum, err := st.Run(ctx, cfg)
@@ -76,11 +71,12 @@ func TestRetryAfterIn2100(t *testing.T) {
 		t.Logf("last error: %s", files[0].LastError)
 		want := "asked to retry after 2100-12-31T23:59:59Z (in 7"
 		if !strings.Contains(files[0].LastError, want) ||
-			!strings.Contains(files[0].LastError, "waiting 2s at most (the Retry-After maximum)") {
-			t.Fatalf("last error %q, want it to say %q and the 2s wait", files[0].LastError, want)
+			!strings.Contains(files[0].LastError, "waiting 10m0s at most (the Retry-After maximum)") {
+			t.Fatalf("last error %q, want it to say %q and the 10 min wait", files[0].LastError, want)
 		}
 
-		// The API is healthy again: a re-run finishes the file.
+		// The API is healthy again: a re-run finishes the file at once,
+		// not after the rest of its 10 min snooze.
 		far.Store(false)
 		sum, err = st.Run(ctx, cfg)
 		if err != nil || sum.Done != 1 {

@@ -2,6 +2,7 @@ package batch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -142,6 +143,9 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 	r.refreshBacklog(ctx)
 	runErr := r.wait(ctx)
 	r.stop(ctx)
+	if errors.Is(runErr, ErrDeferred) {
+		r.deferred.release(context.WithoutCancel(ctx), r.client)
+	}
 	sum, err := r.summary(context.WithoutCancel(ctx))
 	if err != nil && runErr == nil {
 		runErr = err

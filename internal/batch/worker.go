@@ -364,7 +364,7 @@ func (r *Runner) handleError(ctx context.Context, jobID int64, f *File, err erro
 			// The API asked for longer than RetryAfterMax (after): the
 			// file retries then, and a run UntilDone ends if it is all
 			// that is left (wait).
-			r.deferred.add(f.ID, rle.Until)
+			r.deferred.add(f.ID, jobID, rle.Until)
 			select {
 			case r.ended <- struct{}{}:
 			default:
