@@ -3,12 +3,10 @@ package assemblyai
 import (
 	"context"
 	"errors"
-	"math"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Class is what a caller should do about an error. Classify is the one place
@@ -195,30 +193,4 @@ func ClassifyTranscriptError(message string) Class {
 		}
 	}
 	return ClassPermanent
-}
-
-// ParseRetryAfter parses a Retry-After header value in either form:
-// delta-seconds ("120") or an HTTP-date, relative to now. A date in the past
-// or a negative number yields 0. ok is false for an empty or invalid value.
-func ParseRetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseFloat(v, 64); err == nil && !strings.ContainsAny(v, "xXpP_") {
-		switch {
-		case math.IsNaN(secs) || math.IsInf(secs, 0):
-			return 0, false
-		case secs <= 0:
-			return 0, true
-		case secs >= math.MaxInt64/float64(time.Second):
-			return time.Duration(math.MaxInt64), true
-		}
-		return time.Duration(secs * float64(time.Second)), true
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0, false
-	}
-	return max(t.Sub(now), 0), true
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
-	"time"
 )
 
 // TestClassifyAPIError covers every row of reference §3.2 (verbatim strings)
@@ -169,38 +168,6 @@ func TestClassString(t *testing.T) {
 	for c, s := range want {
 		if c.String() != s {
 			t.Errorf("%d.String() = %q, want %q", int(c), c.String(), s)
-		}
-	}
-}
-
-func TestParseRetryAfter(t *testing.T) {
-	t.Parallel()
-	now := time.Date(2026, 9, 18, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		in     string
-		want   time.Duration
-		wantOK bool
-	}{
-		{"", 0, false},
-		{"  ", 0, false},
-		{"120", 120 * time.Second, true},
-		{" 5 ", 5 * time.Second, true},
-		{"0", 0, true},
-		{"-5", 0, true},
-		{"1.5", 1500 * time.Millisecond, true},
-		{"Fri, 18 Sep 2026 12:00:30 GMT", 30 * time.Second, true},
-		{"Friday, 18-Sep-26 12:01:00 GMT", time.Minute, true}, // RFC 850
-		{"Fri Sep 18 12:00:10 2026", 10 * time.Second, true},  // ANSI C
-		{"Fri, 18 Sep 2026 11:00:00 GMT", 0, true},            // in the past
-		{"soon", 0, false},
-		{"0x10", 0, false},
-		{"NaN", 0, false},
-		{"99999999999999999999", time.Duration(1<<63 - 1), true},
-	}
-	for _, tt := range tests {
-		got, ok := ParseRetryAfter(tt.in, now)
-		if got != tt.want || ok != tt.wantOK {
-			t.Errorf("ParseRetryAfter(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.wantOK)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"time"
 
 	"github.com/durascribe/durascribe/assemblyai"
 )
@@ -76,4 +77,18 @@ func ExampleAPIKey() {
 	key := assemblyai.APIKey("sk-live-secret")
 	fmt.Println(key, fmt.Sprintf("%#v", key))
 	// Output: [redacted] [redacted]
+}
+
+func ExampleParseRetryAfter() {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	for _, v := range []string{"120", "1.5", "Fri, 27 Nov 2026 12:00:30 GMT", "Fri, 27 Nov 2026 11:00:00 GMT", "soon"} {
+		d, ok := assemblyai.ParseRetryAfter(v, now)
+		fmt.Println(d, ok)
+	}
+	// Output:
+	// 2m0s true
+	// 1.5s true
+	// 30s true
+	// 0s true
+	// 0s false
 }

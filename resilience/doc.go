@@ -1,5 +1,5 @@
 // Package resilience is the retry policy layer: capped exponential backoff with
-// full jitter, Retry-After parsing, a process-wide retry budget, per-host
+// full jitter, Retry-After handling, a process-wide retry budget, per-host
 // circuit breakers, named profiles and a retry loop ([Policy.Do]) that ties them
 // together. It knows nothing about HTTP or AssemblyAI: callers classify errors.
 //
@@ -9,7 +9,10 @@
 //   - A server's Retry-After is never shortened: [Policy.Do] waits at least the
 //     requested time plus a small positive jitter (at most 10% and at most 1 s).
 //     A Retry-After above [Policy.RetryAfterCap] is not slept at all: Do returns
-//     a [*RetryLaterError] so a durable queue can take over.
+//     a [*RetryLaterError] so a durable queue can take over. None is honoured
+//     beyond [Policy.RetryAfterMax] (default [DefaultRetryAfterMax]): the
+//     [*RetryLaterError] then asks for that long and says what the server
+//     asked, so that a far-future date cannot park work for years.
 //   - MaxElapsed is counted from the first failure, not from the first attempt,
 //     so a long first attempt (a 2 GB upload) does not use up the retry window.
 //   - The [Budget] allows retries up to a ratio of requests over a sliding window

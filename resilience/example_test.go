@@ -60,15 +60,3 @@ func ExampleLookupProfile() {
 	// batch: base 1m0s cap 10m0s attempts -1 elapsed 24h0m0s; Retry-After cap 10m0s; poll 10s–1m0s
 	// look up profile: unknown profile "turbo" (valid: realtime, default, batch)
 }
-
-func ExampleParseRetryAfter() {
-	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	for _, v := range []string{"120", "Fri, 27 Nov 2026 12:00:30 GMT", "soon"} {
-		d, ok := resilience.ParseRetryAfter(v, now)
-		fmt.Println(d, ok)
-	}
-	// Output:
-	// 2m0s true
-	// 30s true
-	// 0s false
-}

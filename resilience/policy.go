@@ -55,6 +55,11 @@ type Policy struct {
 	// in-process; above it Do returns a *RetryLaterError at once so a durable
 	// queue can take over. Defaults to 2m.
 	RetryAfterCap time.Duration
+	// RetryAfterMax is the longest wait a server's Retry-After is honoured
+	// for, in-process or by a durable queue: a longer one makes Do return a
+	// *RetryLaterError whose After is RetryAfterMax and whose message says
+	// what the server asked. Defaults to DefaultRetryAfterMax.
+	RetryAfterMax time.Duration
 	// Budget, if set, is the process-wide retry budget to draw retries from.
 	Budget *Budget
 	// Breaker, if set, guards the host this call goes to.
@@ -68,6 +73,17 @@ type Policy struct {
 // DefaultRetryAfterCap is the default of Policy.RetryAfterCap.
 const DefaultRetryAfterCap = 2 * time.Minute
 
+// DefaultRetryAfterMax is the default of Policy.RetryAfterMax: the longest
+// wait a Retry-After can impose. A server that asked for "Fri, 31 Dec 2100"
+// or 999999 s once scheduled a batch file for 2100 or 11.5 days, holding its
+// run open that long. 10 minutes is the longest wait the most patient
+// profile (batch) chooses by itself, between two attempts or in-process
+// (its Backoff.Cap and RetryAfterCap); every plausible throttle fits in it,
+// and a bogus far-future value costs one request per file every 10 minutes
+// until the caller's overall limit (MaxElapsed, a queue's RetryFor) or a
+// human ends it.
+const DefaultRetryAfterMax = 10 * time.Minute
+
 // maxRetryAfterJitter bounds the positive jitter added to a Retry-After.
 const maxRetryAfterJitter = time.Second
 
@@ -76,6 +92,9 @@ func (p Policy) WithDefaults() Policy {
 	p.Backoff = p.Backoff.WithDefaults()
 	if p.RetryAfterCap == 0 {
 		p.RetryAfterCap = DefaultRetryAfterCap
+	}
+	if p.RetryAfterMax == 0 {
+		p.RetryAfterMax = DefaultRetryAfterMax
 	}
 	if p.Rand == nil {
 		p.Rand = rand.Float64
@@ -92,6 +111,9 @@ func (p Policy) Validate() error {
 	if p.RetryAfterCap < 0 {
 		return fmt.Errorf("validate policy: retry-after cap %v is negative", p.RetryAfterCap)
 	}
+	if p.RetryAfterMax < 0 {
+		return fmt.Errorf("validate policy: retry-after max %v is negative", p.RetryAfterMax)
+	}
 	return nil
 }
 
@@ -106,7 +128,8 @@ func (p Policy) Validate() error {
 //   - an error wrapping ErrBudgetExhausted and the last error when the budget
 //     denies a retry;
 //   - a *RetryLaterError when the server's Retry-After exceeds RetryAfterCap
-//     and attempts remain, or the breaker stays open longer than
+//     and attempts remain (with After cut to RetryAfterMax, and Asked and
+//     Until set, when it exceeds that too), or the breaker stays open longer than
 //     RetryAfterCap (or than what is left of MaxElapsed);
 //   - an error wrapping context.Cause(ctx) (and ctx.Err()) as soon as ctx is
 //     done, from any wait or after an attempt.
@@ -170,6 +193,10 @@ func (p Policy) Do(ctx context.Context, op func(ctx context.Context, attempt int
 		}
 		var delay time.Duration
 		if a.RetryAfter > 0 {
+			if a.RetryAfter > p.RetryAfterMax {
+				p.report(a)
+				return &RetryLaterError{After: p.RetryAfterMax, Asked: a.RetryAfter, Until: now.Add(a.RetryAfter), Err: err}
+			}
 			if a.RetryAfter > p.RetryAfterCap {
 				p.report(a)
 				return &RetryLaterError{After: a.RetryAfter, Err: err}

@@ -159,6 +159,55 @@ func TestDoRetryAfterAboveCap(t *testing.T) {
 	})
 }
 
+// A Retry-After beyond RetryAfterMax is honoured only up to that, whatever
+// RetryAfterCap says, and the error says what the server asked: a far-future
+// date once parked a batch file until 2100.
+func TestDoRetryAfterAboveMax(t *testing.T) {
+	t.Parallel()
+	far := time.Duration(1<<63 - 1) // what the parser gives for a huge value
+	tests := []struct {
+		name      string
+		policy    Policy
+		ra        time.Duration
+		wantAfter time.Duration
+		wantMsg   string
+	}{
+		{"default max", Policy{}, 999999 * time.Second, DefaultRetryAfterMax,
+			"the server asked to retry after 2000-01-12T13:46:39Z (in 11.6 days); waiting 10m0s at most (the Retry-After maximum): 429 retry after 277h46m39s"},
+		{"far future", Policy{RetryAfterCap: 10 * time.Minute}, 75 * 366 * 24 * time.Hour, DefaultRetryAfterMax,
+			"the server asked to retry after 2075-02-26T00:00:00Z (in 75 years); waiting 10m0s at most (the Retry-After maximum): 429 retry after 658800h0m0s"},
+		{"saturated", Policy{}, far, DefaultRetryAfterMax, ""},
+		{"max above cap", Policy{RetryAfterMax: time.Hour}, 2 * time.Hour, time.Hour, ""},
+		// The maximum wins over a larger in-process cap: no 20 min sleep.
+		{"cap above max", Policy{RetryAfterCap: time.Hour, RetryAfterMax: 10 * time.Minute}, 20 * time.Minute, 10 * time.Minute,
+			"the server asked to retry after 2000-01-01T00:20:00Z (in 20m0s); waiting 10m0s at most (the Retry-After maximum): 429 retry after 20m0s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				var starts []time.Time
+				start := time.Now()
+				err := tt.policy.Do(t.Context(), failN(5, raErr{tt.ra}, &starts), classifyTest)
+				var rl *RetryLaterError
+				if !errors.As(err, &rl) || !errors.Is(err, errThrottled) {
+					t.Fatalf("Do() = %v, want a *RetryLaterError wrapping the 429", err)
+				}
+				if rl.After != tt.wantAfter || rl.Asked != tt.ra || !rl.Until.Equal(start.Add(tt.ra)) {
+					t.Errorf("RetryLaterError{After: %v, Asked: %v, Until: %v}, want {%v, %v, %v}",
+						rl.After, rl.Asked, rl.Until, tt.wantAfter, tt.ra, start.Add(tt.ra))
+				}
+				if tt.wantMsg != "" && err.Error() != tt.wantMsg {
+					t.Errorf("Error() = %q\nwant      %q", err.Error(), tt.wantMsg)
+				}
+				if slept := time.Since(start); slept != 0 || len(starts) != 1 {
+					t.Errorf("slept %v over %d attempts, want no sleep", slept, len(starts))
+				}
+			})
+		})
+	}
+}
+
 func TestDoElapsedFromFirstFailure(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {

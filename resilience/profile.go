@@ -16,15 +16,19 @@ type Profile struct {
 	// RetryAfterCap is the longest in-process wait; above it the work is
 	// handed to the durable queue (see Policy.RetryAfterCap).
 	RetryAfterCap time.Duration
+	// RetryAfterMax is the longest wait a Retry-After is honoured for (see
+	// Policy.RetryAfterMax). Defaults to DefaultRetryAfterMax.
+	RetryAfterMax time.Duration
 	// PollInitial is the shortest wait between polls of a transcript.
 	PollInitial time.Duration
 	// PollMax is the longest wait between polls of a transcript.
 	PollMax time.Duration
 }
 
-// Policy returns a Policy with the profile's Backoff and RetryAfterCap.
+// Policy returns a Policy with the profile's Backoff, RetryAfterCap and
+// RetryAfterMax.
 func (p Profile) Policy() Policy {
-	return Policy{Backoff: p.Backoff, RetryAfterCap: p.RetryAfterCap}
+	return Policy{Backoff: p.Backoff, RetryAfterCap: p.RetryAfterCap, RetryAfterMax: p.RetryAfterMax}
 }
 
 // The profiles, in order of patience. Each comment says why its numbers.

@@ -19,6 +19,9 @@ func TestLookupProfile(t *testing.T) {
 		if p.PollInitial <= 0 || p.PollMax < p.PollInitial || p.RetryAfterCap <= 0 {
 			t.Errorf("profile %s: bad poll or cap bounds: %+v", p.Name, p)
 		}
+		if pol := p.Policy().WithDefaults(); pol.RetryAfterMax < pol.RetryAfterCap {
+			t.Errorf("profile %s: RetryAfterMax %v below RetryAfterCap %v", p.Name, pol.RetryAfterMax, pol.RetryAfterCap)
+		}
 		if p.Backoff.MaxAttempts < 0 && p.Backoff.MaxElapsed == 0 {
 			t.Errorf("profile %s retries forever", p.Name)
 		}

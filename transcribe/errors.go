@@ -107,7 +107,9 @@ func (a Action) String() string {
 
 // Decide tells a durable queue what to do with err, an error returned by
 // Step, and how long to wait before retrying when the action is
-// ActionRetryLater (0: use the queue's backoff).
+// ActionRetryLater (0: use the queue's backoff). The wait is never more than
+// the profile's RetryAfterMax: the retry policy cuts a longer Retry-After to
+// that, and the error's message says what the server asked.
 func Decide(err error) (Action, time.Duration) {
 	if err == nil {
 		return ActionRetryLater, 0

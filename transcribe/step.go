@@ -82,6 +82,7 @@ func (s *step) policy(stage Stage, endpoint string) resilience.Policy {
 	return resilience.Policy{
 		Backoff:       prof.Backoff,
 		RetryAfterCap: prof.RetryAfterCap,
+		RetryAfterMax: prof.RetryAfterMax,
 		Budget:        s.t.cfg.Budget,
 		Breaker:       s.t.cfg.Breakers.For(s.t.cfg.Client.Host()),
 		Rand:          s.t.cfg.Rand,

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -209,4 +210,73 @@ func TestBackoffAfterAnOutageEndsWhenAnotherCallerFindsTheAPIBack(t *testing.T) 
 			t.Errorf("a done %v after it started, want soon after b's probe (~11 s), not after its 1-minute backoff", d)
 		}
 	})
+}
+
+// TestFarFutureRetryAfterIsCapped: a create answered 429 with a Retry-After
+// in 2100 (or 999999 s) once parked the file for that long. The wait is
+// bounded by the profile's RetryAfterMax (DefaultRetryAfterMax when unset),
+// Decide hands the queue that bound, and the checkpoint's last error says
+// what the API asked and how long we wait instead.
+func TestFarFutureRetryAfterIsCapped(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		retryAfter string
+		max        time.Duration // the profile's RetryAfterMax
+		wantAfter  time.Duration
+		wantMsg    string
+	}{
+		{"date in 2100", "Fri, 31 Dec 2100 23:59:59 GMT", 0, resilience.DefaultRetryAfterMax,
+			"the server asked to retry after 2100-12-31T23:59:59Z (in 100 years); waiting 10m0s at most (the Retry-After maximum)"},
+		{"999999 seconds", "999999", 0, resilience.DefaultRetryAfterMax,
+			"(in 11.6 days); waiting 10m0s at most"},
+		{"profile override", "999999", 3 * time.Minute, 3 * time.Minute,
+			"(in 11.6 days); waiting 3m0s at most"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				api := newFakeAPI()
+				api.onCreate = func(n int, w http.ResponseWriter, created *fakeTranscript) bool {
+					// The first create of Step's and of Transcribe's.
+					if n <= 2 && created == nil {
+						w.Header().Set("Retry-After", tt.retryAfter)
+						return apiError(429, "Too Many Requests")(w)
+					}
+					return false
+				}
+				client, _ := assemblyai.New(assemblyai.Config{
+					APIKey: assemblyai.APIKey(api.key), BaseURL: "http://127.0.0.1:1",
+					HTTPClient: &http.Client{Transport: handlerTransport{api}},
+				})
+				prof := testProfile()
+				prof.RetryAfterMax = tt.max
+				tr, err := New(Config{Client: client, Profile: prof, Breakers: resilience.NewBreakers(resilience.BreakerConfig{})})
+				if err != nil {
+					t.Fatal(err)
+				}
+				file := filepath.Join(t.TempDir(), "a.wav")
+				_ = os.WriteFile(file, []byte("bytes"), 0o600)
+
+				// One step, as the batch runs it: the durable wait is bounded.
+				res, err := tr.Step(t.Context(), Checkpoint{Source: file}, assemblyai.TranscriptParams{}, nil)
+				if action, after := Decide(err); action != ActionRetryLater || after != tt.wantAfter {
+					t.Fatalf("Decide(%v) = %v, %v; want retry-later, %v", err, action, after, tt.wantAfter)
+				}
+				if !strings.Contains(res.Checkpoint.LastError, tt.wantMsg) {
+					t.Errorf("last error %q\ndoes not say %q", res.Checkpoint.LastError, tt.wantMsg)
+				}
+
+				// Transcribe, in-process: done after the bounded wait.
+				start := time.Now()
+				if _, err := tr.Transcribe(t.Context(), file, assemblyai.TranscriptParams{}); err != nil {
+					t.Fatal(err)
+				}
+				if d := time.Since(start); d < tt.wantAfter || d > tt.wantAfter+time.Minute {
+					t.Errorf("Transcribe took %v after a capped Retry-After, want about %v", d, tt.wantAfter)
+				}
+			})
+		})
+	}
 }

@@ -3,6 +3,7 @@ package batch
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -164,6 +165,9 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 	r.refreshBacklog(ctx)
 	runErr := r.wait(ctx)
 	r.stop(ctx)
+	if errors.Is(runErr, ErrDeferred) {
+		r.deferred.release(context.WithoutCancel(ctx), r.client)
+	}
 	sum, err := r.summary(context.WithoutCancel(ctx))
 	if err != nil && runErr == nil {
 		runErr = err
@@ -203,6 +207,9 @@ func (r *Runner) wait(ctx context.Context) error {
 		}
 		if p.Pending == 0 && p.Working == 0 || !r.liveJobs(ctx) {
 			return nil
+		}
+		if err := r.deferred.covers(p.Pending + p.Working); err != nil {
+			return err
 		}
 	}
 }
@@ -387,6 +394,9 @@ func scaleProfile(p resilience.Profile, f float64) resilience.Profile {
 	p.Backoff.Base, p.Backoff.Cap = s(p.Backoff.Base), s(p.Backoff.Cap)
 	p.Backoff.MaxElapsed, p.Backoff.MinDelay = s(p.Backoff.MaxElapsed), s(p.Backoff.MinDelay)
 	p.RetryAfterCap, p.PollInitial, p.PollMax = s(p.RetryAfterCap), s(p.PollInitial), s(p.PollMax)
+	// RetryAfterMax is not scaled: the emulator's Retry-After is whole
+	// seconds (at least 1) at any scale, so a scaled maximum would cut its
+	// ordinary throttles and defer files it means only to slow down.
 	return p
 }
 

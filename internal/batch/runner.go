@@ -224,6 +224,7 @@ type Runner struct {
 	hooks        *webhooks     // nil without RunConfig.Webhook
 	calib        *calibration  // measured scale of the processing estimate
 	ended        chan struct{} // a file ended: re-check UntilDone now
+	deferred     deferrals     // files told to wait beyond RetryAfterMax
 	outputErrors atomic.Int64
 	// Files waiting for an upload slot and for a transcript slot, refreshed
 	// about every second from the store.

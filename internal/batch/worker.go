@@ -39,6 +39,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 	// breaker closed while it ran, that wake-up may have missed it, and it
 	// goes again at once instead.
 	r.unpark(job.ID)
+	r.deferred.remove(job.Args.FileID)
 	r.pump.ran(job.ID)
 	began := time.Now().UnixNano()
 	defer func() {
@@ -349,6 +350,17 @@ func (r *Runner) handleError(ctx context.Context, jobID int64, f *File, err erro
 		return river.JobSnooze(boe.RetryIn)
 	}
 	if after > 0 {
+		var rle *resilience.RetryLaterError
+		if errors.As(err, &rle) && rle.Asked > 0 {
+			// The API asked for longer than RetryAfterMax (after): the
+			// file retries then, and a run UntilDone ends if it is all
+			// that is left (wait).
+			r.deferred.add(f.ID, jobID, rle.Until)
+			select {
+			case r.ended <- struct{}{}:
+			default:
+			}
+		}
 		return river.JobSnooze(after)
 	}
 	// River reschedules with the batch retry policy (30–60 s, growing),
