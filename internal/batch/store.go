@@ -12,6 +12,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -139,9 +140,23 @@ func isPostgres(dsn string) bool {
 	return err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql")
 }
 
-// migrate runs River's migrations and ours. On PostgreSQL several worker
-// processes may start at once, so migrations run under an advisory lock.
+// migrate runs River's migrations and ours. Several processes may open a
+// new store at once (two commands started together), so migrations run
+// under a lock: PostgreSQL's advisory lock, or a lock file beside a SQLite
+// database (without it the loser of the race failed with "table
+// river_migration already exists").
 func (s *Store) migrate(ctx context.Context) error {
+	if s.dialect == dialectSQLite {
+		f, err := os.OpenFile(s.path+".migrate-lock", os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			return fmt.Errorf("open migration lock: %w", err)
+		}
+		defer f.Close() //nolint:errcheck // closing releases the lock; nothing written
+		// Migrations take milliseconds: waiting without a context is bounded.
+		if err := lockWait(f); err != nil {
+			return fmt.Errorf("lock migrations: %w", err)
+		}
+	}
 	if s.dialect == dialectPostgres {
 		conn, err := s.pool.Acquire(ctx)
 		if err != nil {
