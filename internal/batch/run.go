@@ -87,7 +87,7 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &worker{r: r})
 	client, err := s.queue.newClient(&river.Config{
-		Logger:               riverLogger(cfg.Logger),
+		Logger:               r.runLogger(),
 		Workers:              workers,
 		Queues:               map[string]river.QueueConfig{QueueName: {MaxWorkers: cfg.Concurrency + cfg.UploadConcurrency + slotWaiters(cfg.Concurrency) + uploadWaiters(cfg)}},
 		RetryPolicy:          retryPolicy{backoff: cfg.Retry},
@@ -186,6 +186,9 @@ func (r *Runner) wait(ctx context.Context) error {
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		case <-r.stopCh:
+			if errors.Is(r.stopCause, ErrStoreFull) {
+				return r.stopCause
+			}
 			return fmt.Errorf("%w: %w", ErrStopRun, r.stopCause)
 		case <-tick.C:
 			if r.cfg.OnProgress != nil {
@@ -406,18 +409,51 @@ func riverLogger(l *slog.Logger) *slog.Logger {
 	return slog.New(levelFilter{h: l.Handler(), min: slog.LevelWarn})
 }
 
+// runLogger is riverLogger for a run's client, which also stops the run
+// when River reports that the store is full: its fetches fail before any
+// job of ours could see the error.
+func (r *Runner) runLogger() *slog.Logger {
+	return slog.New(levelFilter{h: r.logger.Handler(), min: slog.LevelWarn, onError: func(rec slog.Record) {
+		rec.Attrs(func(a slog.Attr) bool {
+			// River logs errors as strings ("err": err.Error()).
+			err, ok := a.Value.Any().(error)
+			if !ok && a.Key == "err" {
+				err = errors.New(a.Value.String())
+			}
+			if isStoreFull(err) {
+				r.storeFull(err)
+				return false
+			}
+			return true
+		})
+	}})
+}
+
 type levelFilter struct {
 	h   slog.Handler
 	min slog.Level
+	// onError, if set, sees every record at error level.
+	onError func(slog.Record)
 }
 
 func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= f.min && f.h.Enabled(ctx, l)
+	return l >= f.min && (f.h.Enabled(ctx, l) || f.onError != nil && l >= slog.LevelError)
 }
-func (f levelFilter) Handle(ctx context.Context, r slog.Record) error { return f.h.Handle(ctx, r) }
+
+func (f levelFilter) Handle(ctx context.Context, r slog.Record) error {
+	if f.onError != nil && r.Level >= slog.LevelError {
+		f.onError(r)
+	}
+	if !f.h.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return f.h.Handle(ctx, r)
+}
+
 func (f levelFilter) WithAttrs(a []slog.Attr) slog.Handler {
-	return levelFilter{h: f.h.WithAttrs(a), min: f.min}
+	return levelFilter{h: f.h.WithAttrs(a), min: f.min, onError: f.onError}
 }
+
 func (f levelFilter) WithGroup(n string) slog.Handler {
-	return levelFilter{h: f.h.WithGroup(n), min: f.min}
+	return levelFilter{h: f.h.WithGroup(n), min: f.min, onError: f.onError}
 }

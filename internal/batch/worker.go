@@ -43,6 +43,11 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 	r.pump.ran(job.ID)
 	began := time.Now().UnixNano()
 	defer func() {
+		if isStoreFull(err) {
+			r.storeFull(err)
+			err = river.JobSnooze(0) // kept for the next run
+			return
+		}
 		switch {
 		case !retried(err):
 		case r.closedAt.Load() > began:

@@ -356,6 +356,8 @@ func (s *session) run(ctx context.Context, st *streams, untilDone bool) error {
 // survives, for the message. It returns err unchanged otherwise (nil too).
 func stoppedError(ctx context.Context, st *streams, err error, queued, saved string) error {
 	switch {
+	case errors.Is(err, batch.ErrStoreFull):
+		return configErrorf(fmt.Errorf("%w\nFix: free space on the store's disk, then re-run the same command: %s", err, queued))
 	case errors.Is(err, batch.ErrStopRun):
 		return configErrorf(fmt.Errorf("%w\nFix: check the API key (ASSEMBLYAI_API_KEY or --api-key) and the account balance "+
 			"at https://www.assemblyai.com/app, then re-run the same command: %s", err, queued))
