@@ -219,7 +219,25 @@ func testWorkerMetrics(t *testing.T, scenario string) {
 			t.Error("no durascribe_breaker_state")
 		}
 	}
-	stop()
+	if code := stop(); code != ExitOK {
+		t.Errorf("worker stopped by a signal: exit %d, want %d", code, ExitOK)
+	}
+}
+
+// TestIdleWorkerStopsWithZero: a worker with nothing to do, stopped as
+// systemd or Kubernetes stop it (SIGTERM), exits 0.
+func TestIdleWorkerStopsWithZero(t *testing.T) {
+	t.Parallel()
+	db, dir := filepath.Join(t.TempDir(), "ds.db"), t.TempDir()
+	writeClips(t, dir, 1)
+	if code, out, errOut := runArgs(t, "enqueue", dir, "--db", db); code != ExitOK {
+		t.Fatalf("enqueue: exit %d\n%s%s", code, out, errOut)
+	}
+	out, _, stop := startCmd(t, "worker", "--db", db, "--emulator", "--time-scale", "0.01")
+	waitFor(t, out, regexp.MustCompile(`(done) `))
+	if code := stop(); code != ExitOK {
+		t.Fatalf("idle worker stopped: exit %d, want %d\n%s", code, ExitOK, out.String())
+	}
 }
 
 func TestMetricsAddrRemoteNeedsFlag(t *testing.T) {

@@ -340,6 +340,12 @@ func (s *session) run(ctx context.Context, st *streams, untilDone bool) error {
 		s.logOut.swap(nil) // before the bar ends: lines written after it would be lost
 	}
 	view.finish(sum, err)
+	if !untilDone && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// A worker's end is a stop: systemd and Kubernetes stop it with
+		// SIGTERM and count any other exit code as a failure.
+		progressf(st.Out, "worker stopped; progress is saved and unfinished files stay queued")
+		return nil
+	}
 	if err := stoppedError(ctx, st, err, "every file is still queued", "progress is saved"); err != nil {
 		return err
 	}
