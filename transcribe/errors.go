@@ -58,20 +58,22 @@ func (e *TranscriptError) Transient() bool {
 // timeout or a dropped connection after POST /v2/transcript was sent) may
 // still land: the list does not show its transcript yet, and sending another
 // create before Until could pay twice. Decide maps it to ActionRetryLater
-// after Wait; the next Step lists again and creates only from Until on.
+// after Wait, when the next Step looks again (adopting the transcript if it
+// has appeared) and creates only from Until on.
 type CreatePendingError struct {
 	// IntentAt is when the earlier create was sent (our clock).
 	IntentAt time.Time
 	// Until is when it can no longer land: IntentAt + the client's request
 	// timeout + Config.CreateLandingMargin.
 	Until time.Time
-	// Wait is Until less the time of the check.
+	// Wait is how long until the next look: at most Until less the time of
+	// the check.
 	Wait time.Duration
 }
 
 func (e *CreatePendingError) Error() string {
-	return fmt.Sprintf("a create sent at %s may still land until %s; not sending another before then",
-		e.IntentAt.UTC().Format(time.TimeOnly), e.Until.UTC().Format(time.TimeOnly))
+	return fmt.Sprintf("a create sent at %s may still land until %s; looking for it again in %s, not sending another before then",
+		e.IntentAt.UTC().Format(time.TimeOnly), e.Until.UTC().Format(time.TimeOnly), e.Wait.Round(time.Millisecond))
 }
 
 // Action is what a durable queue should do with an error from Step.

@@ -364,13 +364,18 @@ func (s *step) create(ctx context.Context) error {
 
 // pending returns a *CreatePendingError while the saved intent's create may
 // still land (see Config.CreateLandingMargin), nil from its horizon on.
+// The next look comes when the intent's age has doubled (at least
+// DefaultCreateRelookMin later, at most at the horizon): a create that is
+// merely slow is found soon after it lands, at a cost of a few list
+// requests per file however long the horizon.
 func (s *step) pending() error {
 	until := s.cp.IntentAt.Add(s.t.cfg.Client.RequestTimeout() + s.t.cfg.CreateLandingMargin)
 	now := s.t.cfg.Clock()
 	if !now.Before(until) {
 		return nil
 	}
-	return &CreatePendingError{IntentAt: s.cp.IntentAt, Until: until, Wait: until.Sub(now)}
+	wait := min(until.Sub(now), max(now.Sub(s.cp.IntentAt), DefaultCreateRelookMin))
+	return &CreatePendingError{IntentAt: s.cp.IntentAt, Until: until, Wait: wait}
 }
 
 // firstPoll is the wait between creating a transcript and the first poll:

@@ -100,6 +100,13 @@ type Config struct {
 // so a generous value costs little.
 const DefaultCreateLandingMargin = time.Minute
 
+// DefaultCreateRelookMin is the shortest wait between two looks for a
+// create of unknown outcome. Looks are spaced by the intent's age (see
+// CreatePendingError), which is tiny right after a crash; a second keeps
+// that from becoming a burst of list requests, and is short next to the
+// seconds a create takes to land.
+const DefaultCreateRelookMin = time.Second
+
 // Limiter is a request-rate limiter such as *rate.Limiter from
 // golang.org/x/time/rate.
 type Limiter interface {
