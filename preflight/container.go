@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -26,7 +25,7 @@ type mp4Track struct {
 // analyzeMP4 reads the box structure of MP4/M4A/MOV (moov, traks, sample
 // entries) without reading sample tables, so memory does not grow with the
 // file. AAC is not decodable in pure Go, so the audio itself is not verified.
-func (c *Checker) analyzeMP4(ctx context.Context, r *Report, f *os.File) error {
+func (c *Checker) analyzeMP4(ctx context.Context, r *Report, f io.ReaderAt) error {
 	var (
 		tracks  []mp4Track
 		hasMoov bool
@@ -158,7 +157,7 @@ func errSuffix(err error) string {
 
 // analyzeMatroska reads the EBML header, Info and Tracks of WebM/MKV and
 // stops before the first cluster.
-func (c *Checker) analyzeMatroska(_ context.Context, r *Report, f *os.File) error {
+func (c *Checker) analyzeMatroska(_ context.Context, r *Report, f io.ReaderAt) error {
 	var doc struct {
 		Header  webm.EBMLHeader `ebml:"EBML"`
 		Segment struct {

@@ -3,14 +3,14 @@ package preflight
 import (
 	"bytes"
 	"context"
+	"io"
 	"math"
-	"os"
 	"time"
 )
 
 // nativeAnalyze is the pure-Go engine: it decodes what it can and says
 // not_verified about the rest.
-func (c *Checker) nativeAnalyze(ctx context.Context, r *Report, f *os.File, family string, head []byte) error {
+func (c *Checker) nativeAnalyze(ctx context.Context, r *Report, f io.ReaderAt, family string, head []byte) error {
 	switch family {
 	case famWAV:
 		return c.analyzeWAV(ctx, r, f)
