@@ -79,7 +79,11 @@ func FormatName(name string) string {
 
 // sniff returns the MIME type and family of head (the first bytes of a file).
 func sniff(head []byte) (mime, family string) {
-	d := mimetype.Detect(head)
+	var d *mimetype.MIME
+	if contain(func() { d = mimetype.Detect(head) }) != nil {
+		// no name for the content: the extension and the decoder decide
+		return "application/octet-stream", ""
+	}
 	for m := d; m != nil; m = m.Parent() {
 		if f, ok := mimeFamily[m.String()]; ok {
 			return d.String(), f
