@@ -1,8 +1,12 @@
 package preflight
 
 import (
+	"encoding/binary"
+	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -54,4 +58,60 @@ func TestCraftedFilesRejectedAsCorrupt(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestFloatWAVBeyondFullScale: float samples above full scale or infinite
+// gave an RMS above 0 dBFS, or +Inf, which broke `check --json` for the
+// whole run ("json: unsupported value: +Inf"). Found by FuzzAnalyzeWAV.
+func TestFloatWAVBeyondFullScale(t *testing.T) {
+	t.Parallel()
+	c, err := New(Config{DisableFFmpeg: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{
+		"loud.wav": floatWAV(slices.Repeat([]float32{2, -3}, 4000)...),
+		"inf.wav":  floatWAV(slices.Repeat([]float32{0.5, float32(math.Inf(1))}, 4000)...),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), name)
+			if err := os.WriteFile(path, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r, err := c.Check(t.Context(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.PeakDBFS == nil || r.RMSDBFS == nil {
+				t.Fatalf("no levels: %+v", r)
+			}
+			if *r.PeakDBFS != 0 || *r.RMSDBFS != 0 {
+				t.Errorf("peak %v, RMS %v dBFS; want both capped at 0", *r.PeakDBFS, *r.RMSDBFS)
+			}
+			if _, err := json.Marshal(r); err != nil {
+				t.Errorf("report does not marshal: %v", err)
+			}
+		})
+	}
+}
+
+// floatWAV is a mono 16 kHz WAV of 32-bit float samples.
+func floatWAV(samples ...float32) []byte {
+	data := make([]byte, 4*len(samples))
+	for i, v := range samples {
+		binary.LittleEndian.PutUint32(data[4*i:], math.Float32bits(v))
+	}
+	b := []byte("RIFF\x00\x00\x00\x00WAVEfmt \x10\x00\x00\x00")
+	b = binary.LittleEndian.AppendUint16(b, wavFloat)
+	b = binary.LittleEndian.AppendUint16(b, 1)     // channels
+	b = binary.LittleEndian.AppendUint32(b, 16000) // rate
+	b = binary.LittleEndian.AppendUint32(b, 64000) // bytes per second
+	b = binary.LittleEndian.AppendUint16(b, 4)     // block align
+	b = binary.LittleEndian.AppendUint16(b, 32)    // bits
+	b = append(b, "data"...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(data)))
+	b = append(b, data...)
+	binary.LittleEndian.PutUint32(b[4:], uint32(len(b)-8))
+	return b
 }

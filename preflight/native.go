@@ -110,10 +110,12 @@ func (l *levels) rms() float64 {
 	return math.Sqrt(l.sumsq / float64(l.n))
 }
 
-// set stores the levels in r when any samples were decoded.
+// set stores the levels in r when any samples were decoded. Both are capped
+// at full scale: float WAV samples can exceed it, even be infinite, and an
+// infinite RMS cannot be written in JSON.
 func (l *levels) set(r *Report) {
 	if l.n > 0 {
-		r.setLevels(math.Min(l.peak, 1), l.rms())
+		r.setLevels(math.Min(l.peak, 1), math.Min(l.rms(), 1))
 	}
 }
 
