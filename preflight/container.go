@@ -116,7 +116,7 @@ func (c *Checker) analyzeMP4(ctx context.Context, r *Report, f io.ReaderAt) erro
 		r.SampleRate = int(audio.timescale)
 	}
 	if audio.timescale > 0 {
-		r.Duration = time.Duration(float64(audio.duration) / float64(audio.timescale) * float64(time.Second))
+		r.Duration = secondsToDuration(float64(audio.duration) / float64(audio.timescale))
 	}
 	if cut {
 		r.add(CodeTruncated, VerdictReject, "The file is cut short: its media data ends before the size its header declares; copy or export it again.")
@@ -194,7 +194,7 @@ func (c *Checker) analyzeMatroska(_ context.Context, r *Report, f io.ReaderAt) e
 	if scale == 0 {
 		scale = 1_000_000
 	}
-	r.Duration = time.Duration(doc.Segment.Info.Duration * float64(scale))
+	r.Duration = secondsToDuration(doc.Segment.Info.Duration * float64(scale) / float64(time.Second))
 	notVerified(r, strings.ToUpper(r.Codec)+" in "+sniffedName(r.Container))
 	return nil
 }

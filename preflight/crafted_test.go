@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Crafted files that crash the third-party decoders (issue 18): each must be
@@ -114,4 +115,28 @@ func floatWAV(samples ...float32) []byte {
 	b = append(b, data...)
 	binary.LittleEndian.PutUint32(b[4:], uint32(len(b)-8))
 	return b
+}
+
+// TestSecondsToDuration: container headers declare any length; one past
+// what a Duration holds wrapped to a negative duration (FuzzAnalyzeMatroska).
+func TestSecondsToDuration(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		s    float64
+		want time.Duration
+	}{
+		{1.5, 1500 * time.Millisecond},
+		{0, 0},
+		{-1, 0},
+		{math.NaN(), 0},
+		{math.Inf(-1), 0},
+		{math.Inf(1), math.MaxInt64},
+		{1e300, math.MaxInt64},
+		{math.MaxInt64 / float64(time.Second), math.MaxInt64},
+		{9e9, 9e9 * time.Second},
+	} {
+		if got := secondsToDuration(tt.s); got != tt.want {
+			t.Errorf("secondsToDuration(%v) = %v, want %v", tt.s, got, tt.want)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -337,9 +338,15 @@ func fmtDur(d time.Duration) string {
 	}
 }
 
+// secondsToDuration converts seconds from a header, which may say anything:
+// negative and NaN give 0, and lengths past what a Duration holds (about 292
+// years) give the largest Duration instead of wrapping to a negative one.
 func secondsToDuration(s float64) time.Duration {
-	if s <= 0 || s != s {
+	switch {
+	case s <= 0 || s != s:
 		return 0
+	case s >= math.MaxInt64/float64(time.Second):
+		return math.MaxInt64
 	}
 	return time.Duration(s * float64(time.Second))
 }
