@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"strings"
 	"time"
 
@@ -188,7 +189,7 @@ func (c *Checker) analyzeMatroska(_ context.Context, r *Report, f io.ReaderAt) e
 	}
 	r.Codec = strings.ToLower(strings.TrimPrefix(audio.CodecID, "A_"))
 	if audio.Audio != nil {
-		r.SampleRate, r.Channels = int(audio.Audio.SamplingFrequency), int(audio.Audio.Channels)
+		r.SampleRate, r.Channels = headerCount(audio.Audio.SamplingFrequency), headerCount(float64(audio.Audio.Channels))
 	}
 	scale := doc.Segment.Info.TimecodeScale
 	if scale == 0 {
@@ -197,4 +198,14 @@ func (c *Checker) analyzeMatroska(_ context.Context, r *Report, f io.ReaderAt) e
 	r.Duration = secondsToDuration(doc.Segment.Info.Duration * float64(scale) / float64(time.Second))
 	notVerified(r, strings.ToUpper(r.Codec)+" in "+sniffedName(r.Container))
 	return nil
+}
+
+// headerCount converts a rate or channel count from a Matroska header (a
+// float, or a uint64 that int may not hold) to an int: 0 when it is not a
+// positive number that fits, as a damaged header's may not.
+func headerCount(v float64) int {
+	if v >= 1 && v <= math.MaxInt32 {
+		return int(v)
+	}
+	return 0
 }
