@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
+	"math"
 	"strings"
 	"time"
 
@@ -26,7 +26,7 @@ type mp4Track struct {
 // analyzeMP4 reads the box structure of MP4/M4A/MOV (moov, traks, sample
 // entries) without reading sample tables, so memory does not grow with the
 // file. AAC is not decodable in pure Go, so the audio itself is not verified.
-func (c *Checker) analyzeMP4(ctx context.Context, r *Report, f *os.File) error {
+func (c *Checker) analyzeMP4(ctx context.Context, r *Report, f io.ReaderAt) error {
 	var (
 		tracks  []mp4Track
 		hasMoov bool
@@ -117,7 +117,7 @@ func (c *Checker) analyzeMP4(ctx context.Context, r *Report, f *os.File) error {
 		r.SampleRate = int(audio.timescale)
 	}
 	if audio.timescale > 0 {
-		r.Duration = time.Duration(float64(audio.duration) / float64(audio.timescale) * float64(time.Second))
+		r.Duration = secondsToDuration(float64(audio.duration) / float64(audio.timescale))
 	}
 	if cut {
 		r.add(CodeTruncated, VerdictReject, "The file is cut short: its media data ends before the size its header declares; copy or export it again.")
@@ -158,7 +158,7 @@ func errSuffix(err error) string {
 
 // analyzeMatroska reads the EBML header, Info and Tracks of WebM/MKV and
 // stops before the first cluster.
-func (c *Checker) analyzeMatroska(_ context.Context, r *Report, f *os.File) error {
+func (c *Checker) analyzeMatroska(_ context.Context, r *Report, f io.ReaderAt) error {
 	var doc struct {
 		Header  webm.EBMLHeader `ebml:"EBML"`
 		Segment struct {
@@ -189,13 +189,23 @@ func (c *Checker) analyzeMatroska(_ context.Context, r *Report, f *os.File) erro
 	}
 	r.Codec = strings.ToLower(strings.TrimPrefix(audio.CodecID, "A_"))
 	if audio.Audio != nil {
-		r.SampleRate, r.Channels = int(audio.Audio.SamplingFrequency), int(audio.Audio.Channels)
+		r.SampleRate, r.Channels = headerCount(audio.Audio.SamplingFrequency), headerCount(float64(audio.Audio.Channels))
 	}
 	scale := doc.Segment.Info.TimecodeScale
 	if scale == 0 {
 		scale = 1_000_000
 	}
-	r.Duration = time.Duration(doc.Segment.Info.Duration * float64(scale))
+	r.Duration = secondsToDuration(doc.Segment.Info.Duration * float64(scale) / float64(time.Second))
 	notVerified(r, strings.ToUpper(r.Codec)+" in "+sniffedName(r.Container))
 	return nil
+}
+
+// headerCount converts a rate or channel count from a Matroska header (a
+// float, or a uint64 that int may not hold) to an int: 0 when it is not a
+// positive number that fits, as a damaged header's may not.
+func headerCount(v float64) int {
+	if v >= 1 && v <= math.MaxInt32 {
+		return int(v)
+	}
+	return 0
 }

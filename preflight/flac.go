@@ -5,13 +5,12 @@ import (
 	"errors"
 	"io"
 	"math"
-	"os"
 
 	"github.com/mewkiz/flac"
 	"github.com/mewkiz/flac/frame"
 )
 
-func (c *Checker) analyzeFLAC(ctx context.Context, r *Report, f *os.File) error {
+func (c *Checker) analyzeFLAC(ctx context.Context, r *Report, f io.ReaderAt) error {
 	stream, err := flac.New(io.NewSectionReader(f, 0, r.Size))
 	if err != nil {
 		r.add(CodeCorrupt, VerdictReject, "The FLAC header is damaged (%v); re-export the file.", err)
@@ -120,7 +119,7 @@ func flacLevels(lv *levels, fr *frame.Frame) {
 
 // flacWindows decodes the sample windows using the seek table (or a scan of
 // frame headers when there is none).
-func (c *Checker) flacWindows(ctx context.Context, f *os.File, size int64, total float64) (levels, int64, error) {
+func (c *Checker) flacWindows(ctx context.Context, f io.ReaderAt, size int64, total float64) (levels, int64, error) {
 	stream, err := flac.NewSeek(io.NewSectionReader(f, 0, size))
 	if err != nil {
 		return levels{}, 0, err

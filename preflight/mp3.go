@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
 	"strconv"
 
 	"github.com/hajimehoshi/go-mp3"
@@ -190,7 +189,7 @@ func (s mp3Scan) frameOffset(i int64) (int64, int64) {
 	return s.marks[k], k * s.markEvery
 }
 
-func (c *Checker) analyzeMP3(ctx context.Context, r *Report, f *os.File) error {
+func (c *Checker) analyzeMP3(ctx context.Context, r *Report, f io.ReaderAt) error {
 	s, err := scanMP3(ctx, f, r.Size)
 	if err != nil {
 		return err

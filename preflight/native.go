@@ -3,14 +3,46 @@ package preflight
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"math"
-	"os"
 	"time"
 )
 
 // nativeAnalyze is the pure-Go engine: it decodes what it can and says
-// not_verified about the rest.
-func (c *Checker) nativeAnalyze(ctx context.Context, r *Report, f *os.File, family string, head []byte) error {
+// not_verified about the rest. A panic in a decoder rejects the file as
+// corrupt (see [contain]).
+func (c *Checker) nativeAnalyze(ctx context.Context, r *Report, f io.ReaderAt, family string, head []byte) (err error) {
+	if p := contain(func() { err = c.decode(ctx, r, f, family, head) }); p != nil {
+		r.add(CodeCorrupt, VerdictReject, "The file crashed the %s decoder (%s); it is damaged or malformed, so re-export it from the original recording.",
+			sniffedName(family), panicText(p))
+		return nil
+	}
+	return err
+}
+
+// contain runs fn and returns the value of a panic in it, or nil. Every call
+// into a third-party parser or decoder runs under it: crafted or damaged
+// files crash some of them (go-mp3 and oggvorbis index past their tables),
+// and one bad file must get a verdict like any other, not take down a whole
+// check or be retried as if the crash were transient.
+func contain(fn func()) (panicked any) {
+	defer func() { panicked = recover() }()
+	fn()
+	return nil
+}
+
+// panicText shortens a panic value for a reason message.
+func panicText(p any) string {
+	s := fmt.Sprint(p)
+	if r := []rune(s); len(r) > 120 {
+		s = string(r[:117]) + "..."
+	}
+	return "panic: " + s
+}
+
+// decode runs the analyzer for the family.
+func (c *Checker) decode(ctx context.Context, r *Report, f io.ReaderAt, family string, head []byte) error {
 	switch family {
 	case famWAV:
 		return c.analyzeWAV(ctx, r, f)
@@ -78,10 +110,12 @@ func (l *levels) rms() float64 {
 	return math.Sqrt(l.sumsq / float64(l.n))
 }
 
-// set stores the levels in r when any samples were decoded.
+// set stores the levels in r when any samples were decoded. Both are capped
+// at full scale: float WAV samples can exceed it, even be infinite, and an
+// infinite RMS cannot be written in JSON.
 func (l *levels) set(r *Report) {
 	if l.n > 0 {
-		r.setLevels(math.Min(l.peak, 1), l.rms())
+		r.setLevels(math.Min(l.peak, 1), math.Min(l.rms(), 1))
 	}
 }
 

@@ -8,13 +8,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 
 	"github.com/jfreymuth/oggvorbis"
 	"github.com/pion/opus"
 )
 
-func (c *Checker) analyzeVorbis(ctx context.Context, r *Report, f *os.File) error {
+func (c *Checker) analyzeVorbis(ctx context.Context, r *Report, f io.ReaderAt) error {
 	// a ReadSeeker lets oggvorbis read the length from the last page
 	rd, err := oggvorbis.NewReader(io.NewSectionReader(f, 0, r.Size))
 	if err != nil {
@@ -188,7 +187,7 @@ func (p *oggPager) page() error {
 	}
 }
 
-func (c *Checker) analyzeOpus(ctx context.Context, r *Report, f *os.File) error {
+func (c *Checker) analyzeOpus(ctx context.Context, r *Report, f io.ReaderAt) error {
 	p := &oggPager{r: bufio.NewReaderSize(io.NewSectionReader(f, 0, r.Size), readBufSize(r.Size, 64<<10))}
 	head, err := p.next()
 	if err != nil || len(head) < 19 || string(head[:8]) != "OpusHead" {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -79,7 +80,11 @@ func FormatName(name string) string {
 
 // sniff returns the MIME type and family of head (the first bytes of a file).
 func sniff(head []byte) (mime, family string) {
-	d := mimetype.Detect(head)
+	var d *mimetype.MIME
+	if contain(func() { d = mimetype.Detect(head) }) != nil {
+		// no name for the content: the extension and the decoder decide
+		return "application/octet-stream", ""
+	}
 	for m := d; m != nil; m = m.Parent() {
 		if f, ok := mimeFamily[m.String()]; ok {
 			return d.String(), f
@@ -333,9 +338,15 @@ func fmtDur(d time.Duration) string {
 	}
 }
 
+// secondsToDuration converts seconds from a header, which may say anything:
+// negative and NaN give 0, and lengths past what a Duration holds (about 292
+// years) give the largest Duration instead of wrapping to a negative one.
 func secondsToDuration(s float64) time.Duration {
-	if s <= 0 || s != s {
+	switch {
+	case s <= 0 || s != s:
 		return 0
+	case s >= math.MaxInt64/float64(time.Second):
+		return math.MaxInt64
 	}
 	return time.Duration(s * float64(time.Second))
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"math"
-	"os"
 	"strconv"
 	"sync"
 )
@@ -99,7 +98,7 @@ var (
 	errNoData = errors.New("no data chunk")
 )
 
-func (c *Checker) analyzeWAV(ctx context.Context, r *Report, f *os.File) error {
+func (c *Checker) analyzeWAV(ctx context.Context, r *Report, f io.ReaderAt) error {
 	w, err := parseWAV(f, r.Size)
 	switch {
 	case errors.Is(err, errRF64):

@@ -123,6 +123,47 @@ func TestCheckDirectoryJSON(t *testing.T) {
 	}
 }
 
+// TestCheckCraftedFiles checks a directory in which two crafted files crash
+// the pure-Go MP3 and Ogg Vorbis decoders (issue 18): both are reported as
+// corrupt, the good file next to them is still checked, and the exit status
+// is the ordinary "some files rejected" one rather than a crash.
+func TestCheckCraftedFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	copyFile(t, filepath.Join(audioDir, "speech.wav"), filepath.Join(dir, "good.wav"))
+	crafted := map[string]string{
+		"crash.mp3": "\xff\xf3H" + strings.Repeat("0", 14) + "1\xb0" + strings.Repeat("0", 125),
+		"crash.ogg": "OggS\x0000\x01vorbis000000000000\x00",
+	}
+	for name, b := range crafted {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	code, out, errOut := runArgs(t, "check", "--json", "--no-ffmpeg", dir)
+	if code != ExitFailed {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, ExitFailed, out, errOut)
+	}
+	got := map[string]preflight.Report{}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		var r preflight.Report
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		got[filepath.Base(r.Source)] = r
+	}
+	if r, ok := got["good.wav"]; !ok || r.Verdict != preflight.VerdictOK {
+		t.Errorf("good.wav: reported %v, verdict %s %+v; want ok", ok, r.Verdict, r.Reasons)
+	}
+	for name := range crafted {
+		if r := got[name]; r.Verdict != preflight.VerdictReject || !r.Has(preflight.CodeCorrupt) {
+			t.Errorf("%s: verdict %q %+v, want reject with corrupt", name, r.Verdict, r.Reasons)
+		}
+	}
+}
+
 // TestCheckCorpusBothEngines runs the whole corpus directory: some files are
 // rejected, so the exit status is 1 with either engine.
 func TestCheckCorpusBothEngines(t *testing.T) {
