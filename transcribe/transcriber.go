@@ -238,7 +238,7 @@ func (t *Transcriber) Resume(ctx context.Context, cp Checkpoint, params assembly
 		} else {
 			giveUp = time.Time{}
 		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := resilience.Sleep(ctx, wait); err != nil {
 			return nil, cp, err
 		}
 	}
@@ -292,21 +292,6 @@ func (t *Transcriber) Upload(ctx context.Context, cp Checkpoint, save SaveFunc) 
 		return s.cp, err
 	}
 	return s.cp, nil
-}
-
-// sleep waits for d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
 }
 
 // isURL reports whether source is an http(s) URL rather than a local path.

@@ -355,7 +355,7 @@ func (r *Runner) awaitPoll(ctx context.Context, jobID int64) error {
 	if d <= 0 {
 		return nil
 	}
-	return sleep(ctx, d)
+	return resilience.Sleep(ctx, d)
 }
 
 // dueTimes maps job ids to when their next poll is due.

@@ -9,6 +9,8 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
+
+	"github.com/durascribe/durascribe/resilience"
 )
 
 // wakePage is how many jobs one JobList call of wakeParked reads.
@@ -56,7 +58,7 @@ func (r *Runner) wakeParkedLocked(host string) {
 		// from the recovered API until it is woken (a pass only after 1 s
 		// left full throughput 1.6-3.4 s late in the bench's outage).
 		for i, after := range wakePasses {
-			if i > 0 && sleep(r.wakeCtx, after) != nil {
+			if i > 0 && resilience.Sleep(r.wakeCtx, after) != nil {
 				return
 			}
 			n, err := r.wakeParked(r.wakeCtx, ids)
