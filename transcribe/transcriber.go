@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"strings"
 	"time"
 
 	"github.com/durascribe/durascribe/assemblyai"
@@ -292,9 +291,4 @@ func (t *Transcriber) Upload(ctx context.Context, cp Checkpoint, save SaveFunc) 
 		return s.cp, err
 	}
 	return s.cp, nil
-}
-
-// isURL reports whether source is an http(s) URL rather than a local path.
-func isURL(source string) bool {
-	return strings.HasPrefix(source, "https://") || strings.HasPrefix(source, "http://")
 }

@@ -135,7 +135,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 			return err
 		}
 	}
-	if needsTranscript && (cp.Stage == "" || cp.Stage == transcribe.StageUpload) && !isURL(cp.Source) {
+	if needsTranscript && (cp.Stage == "" || cp.Stage == transcribe.StageUpload) && !preflight.IsURL(cp.Source) {
 		ok, err := r.slots.uploadAhead(ctx, st, r.uploads.running())
 		if err != nil {
 			return err
