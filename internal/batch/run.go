@@ -297,12 +297,7 @@ func (r *Runner) onEvent(ctx context.Context, fileID int64, ev transcribe.Event)
 	if r.cfg.Transcribe.OnEvent != nil {
 		defer r.cfg.Transcribe.OnEvent(ev)
 	}
-	err := r.store.recordAttempt(ctx, Attempt{
-		FileID: fileID, Stage: string(ev.Stage), Endpoint: ev.Endpoint, Attempt: ev.Attempt, Start: ev.Start,
-		Duration: ev.Duration, StatusCode: ev.StatusCode, Class: ev.Class, Error: ev.Error, Delay: ev.Delay,
-		RetryAfter: ev.RetryAfter, BreakerState: ev.BreakerState, TranscriptID: ev.TranscriptID,
-	})
-	if err != nil {
+	if err := r.store.recordAttempt(ctx, attemptOf(fileID, ev)); err != nil {
 		r.logger.Warn("record attempt", slog.Int64("file_id", fileID), slog.Any("error", err))
 	}
 }
