@@ -167,10 +167,10 @@ func (s *Store) uploadOne(ctx context.Context, cfg UploadConfig, f *File) (uploa
 	if errors.Is(err, errTakenOver) {
 		return uploadDeferred, err
 	}
-	switch action, _ := transcribe.Decide(err); action {
+	switch action, _, serr := s.settle(ctx, f.ID, err, time.Now()); action {
 	case transcribe.ActionFail:
-		if merr := s.markFailed(context.WithoutCancel(ctx), f.ID, err.Error(), time.Now()); merr != nil && !errors.Is(merr, errNotActive) {
-			return uploadStop, merr
+		if serr != nil {
+			return uploadStop, serr
 		}
 		return uploadFailed, err
 	case transcribe.ActionStopRun:
@@ -178,6 +178,5 @@ func (s *Store) uploadOne(ctx context.Context, cfg UploadConfig, f *File) (uploa
 	case transcribe.ActionCanceled:
 		return uploadDeferred, err // the caller returns ctx's cause
 	}
-	_ = s.setLastError(context.WithoutCancel(ctx), f.ID, err.Error(), time.Now())
 	return uploadDeferred, err
 }

@@ -331,15 +331,18 @@ func (r *Runner) complete(ctx context.Context, f *File, res transcribe.StepResul
 }
 
 // handleError turns a Step error into what River should do, per
-// transcribe.Decide.
+// transcribe.Decide (applied to the file by Store.settle).
 func (r *Runner) handleError(ctx context.Context, jobID int64, f *File, err error) error {
 	if ctx.Err() != nil {
 		return r.interrupted(ctx, f, err)
 	}
-	action, after := transcribe.Decide(err)
+	action, after, serr := r.store.settle(ctx, f.ID, err, r.now())
 	switch action {
 	case transcribe.ActionFail:
-		return r.fail(ctx, f, err.Error())
+		if serr != nil {
+			return serr
+		}
+		return r.failed(ctx, f, err.Error())
 	case transcribe.ActionStopRun:
 		r.stopRun(err)
 		// Keep the file queued, untouched: the run stops and a re-run resumes.
@@ -347,7 +350,6 @@ func (r *Runner) handleError(ctx context.Context, jobID int64, f *File, err erro
 	case transcribe.ActionCanceled:
 		return err
 	}
-	_ = r.store.setLastError(context.WithoutCancel(ctx), f.ID, err.Error(), r.now())
 	var boe *resilience.BreakerOpenError
 	if errors.As(err, &boe) && boe.RetryIn > 0 {
 		// Back when the breaker half-opens, or at once when it closes.
@@ -395,12 +397,37 @@ func (r *Runner) interrupted(ctx context.Context, f *File, err error) error {
 
 // fail ends a file permanently and cancels its job.
 func (r *Runner) fail(ctx context.Context, f *File, reason string) error {
-	ctx = context.WithoutCancel(ctx)
-	if err := r.store.markFailed(ctx, f.ID, reason, r.now()); err != nil && !errors.Is(err, errNotActive) {
+	if err := r.store.markFailed(context.WithoutCancel(ctx), f.ID, reason, r.now()); err != nil && !errors.Is(err, errNotActive) {
 		return err
 	}
-	r.fileEnded(ctx, f.ID, nil)
+	return r.failed(ctx, f, reason)
+}
+
+// failed ends the job of a file marked failed with reason.
+func (r *Runner) failed(ctx context.Context, f *File, reason string) error {
+	r.fileEnded(context.WithoutCancel(ctx), f.ID, nil)
 	return river.JobCancel(errors.New(reason))
+}
+
+// settle applies transcribe.Decide's verdict on err, an error of file id's
+// step, to the file's record, and returns the verdict: ActionFail marks the
+// file failed with err as the reason, ActionRetryLater keeps err as its last
+// error, ActionStopRun and ActionCanceled leave it as it is. It is the one
+// mapping of the worker (handleError) and of EnqueueUploaded (uploadOne);
+// what each then does with its job differs. The error is the store's, when
+// the file could not be marked failed (never for a file no longer active).
+func (s *Store) settle(ctx context.Context, id int64, err error, now time.Time) (transcribe.Action, time.Duration, error) {
+	ctx = context.WithoutCancel(ctx)
+	action, after := transcribe.Decide(err)
+	switch action {
+	case transcribe.ActionFail:
+		if merr := s.markFailed(ctx, id, err.Error(), now); merr != nil && !errors.Is(merr, errNotActive) {
+			return action, after, merr
+		}
+	case transcribe.ActionRetryLater:
+		_ = s.setLastError(ctx, id, err.Error(), now)
+	}
+	return action, after, nil
 }
 
 // decodeParams decodes stored transcript parameters, keeping keys the typed
