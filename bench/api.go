@@ -57,10 +57,10 @@ func newAPIContender(o childOptions, key assemblyai.APIKey) (contenderFunc, erro
 	}
 	base, factor := o.ExpectBase, o.ExpectFactor
 	if base <= 0 {
-		base = 3 * time.Second
+		base = transcribe.DefaultProcessingBase
 	}
 	if factor <= 0 {
-		factor = 0.15
+		factor = transcribe.DefaultProcessingFactor
 	}
 	t, err := transcribe.New(transcribe.Config{
 		Client:  client,

@@ -386,7 +386,7 @@ func (s *step) expected() time.Duration {
 	if s.cp.AudioDuration <= 0 {
 		return 0
 	}
-	return s.t.cfg.ProcessingBase + time.Duration(s.t.cfg.ProcessingFactor*float64(s.cp.AudioDuration))
+	return s.t.cfg.ExpectedProcessing(s.cp.AudioDuration)
 }
 
 // adopt records transcript id as the one to wait for.

@@ -47,8 +47,9 @@ type Config struct {
 	// ProcessingBase and ProcessingFactor estimate how long AssemblyAI takes
 	// to transcribe audio of a known duration (base + factor × duration), so
 	// that the first poll comes when the transcript is probably done rather
-	// than seconds after the create. Default to 3 s and 0.15; unknown
-	// durations use the profile's PollInitial.
+	// than seconds after the create (see ExpectedProcessing). Default to
+	// DefaultProcessingBase and DefaultProcessingFactor; unknown durations
+	// use the profile's PollInitial.
 	ProcessingBase   time.Duration
 	ProcessingFactor float64
 	// Limiter, when set, is waited on before every API request: the global
@@ -99,6 +100,26 @@ type Config struct {
 // so a generous value costs little.
 const DefaultCreateLandingMargin = time.Minute
 
+// DefaultProcessingBase and DefaultProcessingFactor are the defaults of
+// Config.ProcessingBase and ProcessingFactor: AssemblyAI's processing time
+// taken as 3 s plus 0.15 × the audio's duration, a rough reading of the
+// times seen for the default model, not a measured fit. A first poll a
+// little early costs one request and a later poll; one late holds the
+// transcript's slot, so a guess near the middle is what matters, and the
+// batch engine rescales it by the times it measures (internal/batch
+// calibration).
+const (
+	DefaultProcessingBase   = 3 * time.Second
+	DefaultProcessingFactor = 0.15
+)
+
+// ExpectedProcessing is the estimate of how long AssemblyAI takes to
+// transcribe audio of the given duration: ProcessingBase + ProcessingFactor
+// × audio. It is the one writing of the formula.
+func (c Config) ExpectedProcessing(audio time.Duration) time.Duration {
+	return c.ProcessingBase + time.Duration(c.ProcessingFactor*float64(audio))
+}
+
 // Limiter is a request-rate limiter such as *rate.Limiter from
 // golang.org/x/time/rate.
 type Limiter interface {
@@ -110,20 +131,15 @@ func (c Config) WithDefaults() Config {
 	if c.Profile.Name == "" {
 		c.Profile, _ = resilience.LookupProfile("default")
 	}
-	if c.Budget == nil {
-		c.Budget = resilience.NewBudget(resilience.BudgetConfig{})
-	}
-	if c.Breakers == nil {
-		c.Breakers = resilience.NewBreakers(resilience.BreakerConfig{})
-	}
+	c = c.WithSharedDefaults(resilience.BreakerConfig{})
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.ProcessingBase == 0 {
-		c.ProcessingBase = 3 * time.Second
+		c.ProcessingBase = DefaultProcessingBase
 	}
 	if c.ProcessingFactor == 0 {
-		c.ProcessingFactor = 0.15
+		c.ProcessingFactor = DefaultProcessingFactor
 	}
 	if c.MaxResubmits == 0 {
 		c.MaxResubmits = 2
@@ -145,6 +161,22 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Rand == nil {
 		c.Rand = rand.Float64
+	}
+	return c
+}
+
+// WithSharedDefaults returns a copy of c whose nil Budget is a new budget with
+// default settings and whose nil Breakers are new breakers configured by
+// breakers. These two are process-wide: a caller that makes many
+// Transcribers (one per file, say) calls it once and makes them all from the
+// copy, so that they share one budget and one breaker per host. WithDefaults
+// calls it with the default breaker configuration.
+func (c Config) WithSharedDefaults(breakers resilience.BreakerConfig) Config {
+	if c.Budget == nil {
+		c.Budget = resilience.NewBudget(resilience.BudgetConfig{})
+	}
+	if c.Breakers == nil {
+		c.Breakers = resilience.NewBreakers(breakers)
 	}
 	return c
 }

@@ -151,7 +151,7 @@ func (r *Runner) calibrate(transcriptID string, audio time.Duration) {
 	if audio <= 0 || r.hooks != nil {
 		return
 	}
-	expected := r.tcfg.ProcessingBase + time.Duration(r.tcfg.ProcessingFactor*float64(audio))
+	expected := r.tcfg.ExpectedProcessing(audio)
 	if !r.calib.done(transcriptID, expected) {
 		return
 	}

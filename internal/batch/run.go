@@ -60,10 +60,10 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 	// The processing-time estimate is given in API time, like every other
 	// duration, and scaled here with them.
 	if r.tcfg.ProcessingBase == 0 {
-		r.tcfg.ProcessingBase = 3 * time.Second
+		r.tcfg.ProcessingBase = transcribe.DefaultProcessingBase
 	}
 	if r.tcfg.ProcessingFactor == 0 {
-		r.tcfg.ProcessingFactor = 0.15
+		r.tcfg.ProcessingFactor = transcribe.DefaultProcessingFactor
 	}
 	if r.tcfg.CreateLandingMargin == 0 {
 		r.tcfg.CreateLandingMargin = transcribe.DefaultCreateLandingMargin
@@ -71,14 +71,9 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 	r.tcfg.CreateLandingMargin = r.scale(r.tcfg.CreateLandingMargin)
 	r.tcfg.ProcessingBase = r.scale(r.tcfg.ProcessingBase)
 	r.tcfg.ProcessingFactor *= cfg.TimeScale
-	if r.tcfg.Budget == nil {
-		r.tcfg.Budget = resilience.NewBudget(resilience.BudgetConfig{})
-	}
-	if r.tcfg.Breakers == nil {
-		bc := cfg.Breaker
-		bc.OnStateChange = r.onBreaker
-		r.tcfg.Breakers = resilience.NewBreakers(bc)
-	}
+	bc := cfg.Breaker
+	bc.OnStateChange = r.onBreaker
+	r.tcfg = r.tcfg.WithSharedDefaults(bc)
 	r.tcfg.Limiter = newRateLimiter(cfg.RequestsPerSecond, max(int(cfg.RequestsPerSecond), 1))
 	if _, err := transcribe.New(r.tcfg); err != nil {
 		return Summary{}, fmt.Errorf("run batch: %w", err)

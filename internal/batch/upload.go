@@ -58,12 +58,8 @@ func (s *Store) EnqueueUploaded(ctx context.Context, inputs []Input, cfg UploadC
 	if cfg.Concurrency < 1 {
 		cfg.Concurrency = 2
 	}
-	if cfg.Transcribe.Budget == nil {
-		cfg.Transcribe.Budget = resilience.NewBudget(resilience.BudgetConfig{})
-	}
-	if cfg.Transcribe.Breakers == nil {
-		cfg.Transcribe.Breakers = resilience.NewBreakers(resilience.BreakerConfig{})
-	}
+	// One budget and set of breakers for the uploads of every file.
+	cfg.Transcribe = cfg.Transcribe.WithSharedDefaults(resilience.BreakerConfig{})
 	files, added, err := s.addFiles(ctx, largestFirst(inputs), time.Now())
 	if err != nil {
 		return UploadResult{}, fmt.Errorf("enqueue: %w", err)

@@ -88,9 +88,9 @@ func (o *workOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.LogFile, "log-file", "", "write logs to this file instead of stderr")
 	fs.DurationVar(&o.ExpectBase, "expect-processing-base", 0,
-		"estimated fixed part of AssemblyAI's processing time, which times the first poll (default 3s; the emulator's model with --emulator; scaled during the run by the measured times)")
+		fmt.Sprintf("estimated fixed part of AssemblyAI's processing time, which times the first poll (default %s; the emulator's model with --emulator; scaled during the run by the measured times)", transcribe.DefaultProcessingBase))
 	fs.Float64Var(&o.ExpectFactor, "expect-processing-factor", 0,
-		"estimated processing time per second of audio (default 0.15; the emulator's model with --emulator)")
+		fmt.Sprintf("estimated processing time per second of audio (default %g; the emulator's model with --emulator)", transcribe.DefaultProcessingFactor))
 	fs.StringVar(&o.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (loopback unless --allow-remote)")
 	fs.BoolVar(&o.AllowRemote, "allow-remote", false, "allow --metrics-addr on a non-loopback address")
 	fs.DurationVar(&o.KeepAttempts, "keep-attempts", 0,
