@@ -38,12 +38,10 @@ func newAPIContender(o childOptions, key assemblyai.APIKey) (contenderFunc, erro
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	client, err := assemblyai.New(assemblyai.Config{
-		APIKey:             key,
-		BaseURL:            o.BaseURL,
-		HTTPClient:         hc,
-		RequestTimeout:     max(scaled(30*time.Second, ts), minRequestTimeout),
-		UploadStallTimeout: max(scaled(60*time.Second, ts), minRequestTimeout),
-	})
+		APIKey:     key,
+		BaseURL:    o.BaseURL,
+		HTTPClient: hc,
+	}.WithTimeScale(ts, minRequestTimeout))
 	if err != nil {
 		return nil, err
 	}

@@ -264,16 +264,20 @@ func openSession(ctx context.Context, st *streams, o *workOptions) (_ *session, 
 	return s, nil
 }
 
+// minScaledTimeout is the floor under the CLI's time-scaled request
+// timeouts (see assemblyai.Config.WithTimeScale): 2 s, enough for a request
+// to a local emulator on a loaded test machine. Chosen by hand, not measured;
+// at --time-scale 1 it never applies.
+const minScaledTimeout = 2 * time.Second
+
 // newAPIClient is the AssemblyAI client of every command that calls the API.
 // Its request timeouts scale with the clock like every other duration (a
 // time-scaled run must not wait out a stalled request at full length), with
 // a floor for loaded test machines.
 func newAPIClient(st *streams, key, baseURL string, timeScale float64) (*assemblyai.Client, error) {
-	scaled := func(d time.Duration) time.Duration { return max(time.Duration(float64(d)*timeScale), 2*time.Second) }
 	client, err := assemblyai.New(assemblyai.Config{
 		APIKey: assemblyai.APIKey(key), BaseURL: baseURL, Getenv: st.Getenv,
-		RequestTimeout: scaled(30 * time.Second), UploadStallTimeout: scaled(60 * time.Second),
-	})
+	}.WithTimeScale(timeScale, minScaledTimeout))
 	if err != nil {
 		return nil, configErrorf(fmt.Errorf("configure API client: %w", err))
 	}
