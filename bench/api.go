@@ -62,7 +62,7 @@ func newAPIContender(o childOptions, key assemblyai.APIKey) (contenderFunc, erro
 	}
 	t, err := transcribe.New(transcribe.Config{
 		Client:  client,
-		Profile: scaleProfile(prof, ts),
+		Profile: prof.Scaled(ts),
 		Budget:  resilience.NewBudget(scaleBudget(resilience.BudgetConfig{}.WithDefaults(), ts)),
 		Breakers: resilience.NewBreakers(scaleBreaker(resilience.BreakerConfig{
 			ConsecutiveFailures: apiConsecutiveFailures,
@@ -97,18 +97,6 @@ func apiTransient(err error) bool {
 		return te.Transient()
 	}
 	return isTransient(err)
-}
-
-// scaleProfile multiplies every duration of p by ts.
-func scaleProfile(p resilience.Profile, ts float64) resilience.Profile {
-	p.Backoff.Base = scaled(p.Backoff.Base, ts)
-	p.Backoff.Cap = scaled(p.Backoff.Cap, ts)
-	p.Backoff.MaxElapsed = scaled(p.Backoff.MaxElapsed, ts)
-	p.Backoff.MinDelay = scaled(p.Backoff.MinDelay, ts)
-	p.RetryAfterCap = scaled(p.RetryAfterCap, ts)
-	p.PollInitial = scaled(p.PollInitial, ts)
-	p.PollMax = scaled(p.PollMax, ts)
-	return p
 }
 
 // scaleBudget scales the budget's window and, inversely, its per-second

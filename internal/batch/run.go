@@ -56,7 +56,7 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 	if r.tcfg.Profile.Name == "" {
 		r.tcfg.Profile, _ = resilience.LookupProfile("default")
 	}
-	r.tcfg.Profile = scaleProfile(r.tcfg.Profile, cfg.TimeScale)
+	r.tcfg.Profile = r.tcfg.Profile.Scaled(cfg.TimeScale)
 	// The processing-time estimate is given in API time, like every other
 	// duration, and scaled here with them.
 	if r.tcfg.ProcessingBase == 0 {
@@ -376,21 +376,6 @@ func progressOf(counts []Count) Progress {
 func (r *Runner) summary(ctx context.Context) (Summary, error) {
 	p, err := r.progress(ctx)
 	return Summary{Progress: p, OutputErrors: int(r.outputErrors.Load())}, err
-}
-
-// scaleProfile multiplies a profile's durations by f (tests and demos).
-func scaleProfile(p resilience.Profile, f float64) resilience.Profile {
-	if f == 1 || f == 0 {
-		return p
-	}
-	s := func(d time.Duration) time.Duration { return time.Duration(float64(d) * f) }
-	p.Backoff.Base, p.Backoff.Cap = s(p.Backoff.Base), s(p.Backoff.Cap)
-	p.Backoff.MaxElapsed, p.Backoff.MinDelay = s(p.Backoff.MaxElapsed), s(p.Backoff.MinDelay)
-	p.RetryAfterCap, p.PollInitial, p.PollMax = s(p.RetryAfterCap), s(p.PollInitial), s(p.PollMax)
-	// RetryAfterMax is not scaled: the emulator's Retry-After is whole
-	// seconds (at least 1) at any scale, so a scaled maximum would cut its
-	// ordinary throttles and defer files it means only to slow down.
-	return p
 }
 
 // riverLogger keeps River's own logs at warning level and above: its debug
