@@ -49,7 +49,7 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 		ended:   make(chan struct{}, 1),
 		parked:  map[int64]struct{}{},
 	}
-	r.slots = newSlots(cfg.Concurrency, slotWaiters(cfg.Concurrency), max(r.scale(time.Second), 20*time.Millisecond))
+	r.slots = newSlots(cfg.Concurrency, slotWaiters(cfg.Concurrency), r.scaleFloor(DefaultSlotRecheck, DefaultSlotRecheckFloor))
 	r.wakeCtx, r.cancelWake = context.WithCancel(context.WithoutCancel(ctx))
 	defer r.cancelWake()
 	r.tcfg = cfg.Transcribe
@@ -174,7 +174,7 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 func (r *Runner) wait(ctx context.Context) error {
 	tick := time.NewTicker(r.cfg.ProgressEvery)
 	defer tick.Stop()
-	check := time.NewTicker(max(r.scale(time.Second), 50*time.Millisecond))
+	check := time.NewTicker(r.scaleFloor(DefaultBacklogRefresh, DefaultBacklogRefreshFloor))
 	defer check.Stop()
 	for {
 		select {

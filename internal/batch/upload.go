@@ -22,7 +22,8 @@ type UploadConfig struct {
 	// is kept with the file and a reject fails the file. Defaults to nil: no
 	// check.
 	Preflight *preflight.Checker
-	// Concurrency is the number of uploads in flight. Defaults to 2.
+	// Concurrency is the number of uploads in flight. Defaults to
+	// DefaultUploadConcurrency (2).
 	Concurrency int
 	// OnFile is called after each file's upload (or its failure), from
 	// several goroutines at once. Defaults to nil.
@@ -56,7 +57,7 @@ func (s *Store) EnqueueUploaded(ctx context.Context, inputs []Input, cfg UploadC
 		return UploadResult{}, errors.New("enqueue uploaded: config needs Transcribe.Client")
 	}
 	if cfg.Concurrency < 1 {
-		cfg.Concurrency = 2
+		cfg.Concurrency = DefaultUploadConcurrency
 	}
 	// One budget and set of breakers for the uploads of every file.
 	cfg.Transcribe = cfg.Transcribe.WithSharedDefaults(resilience.BreakerConfig{})

@@ -16,10 +16,6 @@ import (
 	"github.com/durascribe/durascribe/transcribe"
 )
 
-// inProcessPoll is the longest wait for a next poll that a job spends
-// in-process rather than snoozed.
-const inProcessPoll = time.Second
-
 // worker works transcribe_file jobs: one short attempt per job run (an upload,
 // a create, or one status poll), with progress saved in our files table.
 type worker struct {
@@ -71,7 +67,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 		return nil // a stale job: the file was requeued or finished elsewhere
 	}
 	if r.stopping.Load() {
-		return river.JobSnooze(time.Second)
+		return river.JobSnooze(DefaultStopSnooze)
 	}
 	now := r.now()
 	if !f.StartedAt.IsZero() && now.Sub(f.StartedAt) > r.cfg.RetryFor {
@@ -126,7 +122,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 		holding = true
 		r.pump.signal()
 		if r.stopping.Load() { // stopped while this job waited
-			return false, river.JobSnooze(time.Second)
+			return false, river.JobSnooze(DefaultStopSnooze)
 		}
 		return true, nil
 	}
@@ -156,7 +152,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 		// The run may have stopped while this job waited (a 401 on
 		// another upload): send nothing more.
 		if r.stopping.Load() {
-			return river.JobSnooze(time.Second)
+			return river.JobSnooze(DefaultStopSnooze)
 		}
 		// Again with the upload slot held: others may have filled the
 		// files uploaded ahead while this job waited for it.
@@ -210,7 +206,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 		r.hooks.apply(&params, job.ID)
 	}
 	res, err := t.Step(ctx, cp, params, save)
-	// A poll due within a second (a transcript just past its expected end)
+	// A poll due within DefaultInProcessPoll (a transcript just past its expected end)
 	// is sent from here, when due, rather than whenever River fetches the
 	// snoozed job back: a late poll holds the transcript's slot for nothing.
 	// With webhooks, the job waits here for its notification (up to
@@ -230,7 +226,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 			next = r.webhookFallback(due)
 			wait = min(next, within(ctx, r.webhookWait()))
 			notice = r.hooks.watch(job.ID)
-		} else if due > within(ctx, max(r.pollLead(), inProcessPoll)) {
+		} else if due > within(ctx, max(r.pollLead(), DefaultInProcessPoll)) {
 			break
 		}
 		releaseSlot() // the store counts the transcript from here
@@ -268,7 +264,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 // counts as a failed attempt and a re-run takes the file at once.
 func stopWait(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
-		return river.JobSnooze(time.Second)
+		return river.JobSnooze(DefaultStopSnooze)
 	}
 	return err
 }
@@ -346,7 +342,7 @@ func (r *Runner) handleError(ctx context.Context, jobID int64, f *File, err erro
 	case transcribe.ActionStopRun:
 		r.stopRun(err)
 		// Keep the file queued, untouched: the run stops and a re-run resumes.
-		return river.JobSnooze(time.Second)
+		return river.JobSnooze(DefaultStopSnooze)
 	case transcribe.ActionCanceled:
 		return err
 	}
