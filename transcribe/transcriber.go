@@ -65,18 +65,18 @@ type Config struct {
 	// one upload after transcripts that ended with a transient error; further
 	// resubmits wait for the caller's backoff (Step returns an error that
 	// Decide maps to ActionRetryLater, with the checkpoint ready to
-	// resubmit). Defaults to 2.
+	// resubmit). Defaults to DefaultMaxResubmits.
 	MaxResubmits int
 	// MaxUpload422 bounds attempts of an upload answered 422 in one step.
-	// Defaults to 3.
+	// Defaults to DefaultMaxUpload422.
 	MaxUpload422 int
 	// UploadMaxAge is the age after which a saved upload_url is not reused
 	// for a new transcript (AssemblyAI deletes unused uploads after 24 h).
-	// Defaults to 20 h.
+	// Defaults to DefaultUploadMaxAge.
 	UploadMaxAge time.Duration
 	// GiveUpAfter bounds Transcribe and Resume (not Step) when the API keeps
 	// asking to retry later: after this long, the last error is returned.
-	// Defaults to 1 h.
+	// Defaults to DefaultGiveUpAfter.
 	GiveUpAfter time.Duration
 	// CreateLandingMargin is how long after the client gave up on a create
 	// (Client.RequestTimeout after it was sent) that create may still land
@@ -113,6 +113,28 @@ const (
 	DefaultProcessingFactor = 0.15
 )
 
+// Defaults of Config's limits.
+const (
+	// DefaultMaxResubmits is the default Config.MaxResubmits: the same
+	// upload goes to another server at once twice, which rides out one sick
+	// backend; from then on each resubmit waits for the caller's backoff, so
+	// that a sick service is not fed resubmits in a tight loop. A judgement.
+	DefaultMaxResubmits = 2
+	// DefaultMaxUpload422 is the default Config.MaxUpload422: AssemblyAI
+	// answers 422 "Upload failed, please try again" for uploads that a
+	// retry usually gets through; three attempts ride out a bad moment, and
+	// a file that keeps failing is handed to the caller's backoff. Round.
+	DefaultMaxUpload422 = 3
+	// DefaultUploadMaxAge is the default Config.UploadMaxAge: AssemblyAI
+	// deletes unused uploads after 24 h; 20 h leaves 4 h for a create sent
+	// near the limit to be queued and started. The margin is a judgement.
+	DefaultUploadMaxAge = 20 * time.Hour
+	// DefaultGiveUpAfter is the default Config.GiveUpAfter: a program
+	// calling Transcribe waits out an outage of up to an hour before it is
+	// told; a durable queue (Step) has its own limit. Round, not derived.
+	DefaultGiveUpAfter = time.Hour
+)
+
 // ExpectedProcessing is the estimate of how long AssemblyAI takes to
 // transcribe audio of the given duration: ProcessingBase + ProcessingFactor
 // × audio. It is the one writing of the formula.
@@ -142,16 +164,16 @@ func (c Config) WithDefaults() Config {
 		c.ProcessingFactor = DefaultProcessingFactor
 	}
 	if c.MaxResubmits == 0 {
-		c.MaxResubmits = 2
+		c.MaxResubmits = DefaultMaxResubmits
 	}
 	if c.MaxUpload422 == 0 {
-		c.MaxUpload422 = 3
+		c.MaxUpload422 = DefaultMaxUpload422
 	}
 	if c.UploadMaxAge == 0 {
-		c.UploadMaxAge = 20 * time.Hour
+		c.UploadMaxAge = DefaultUploadMaxAge
 	}
 	if c.GiveUpAfter == 0 {
-		c.GiveUpAfter = time.Hour
+		c.GiveUpAfter = DefaultGiveUpAfter
 	}
 	if c.CreateLandingMargin == 0 {
 		c.CreateLandingMargin = DefaultCreateLandingMargin
