@@ -18,6 +18,14 @@ import (
 // needs more than a scaled 0.6 s to answer an upload.
 const minRequestTimeout = 5 * time.Second
 
+// apiDialTimeout and apiIdleConnTimeout are durascribe-api's transport
+// settings: the same dial and idle timeouts as assemblyai's default client.
+// Round numbers that only bound a stuck connection.
+const (
+	apiDialTimeout     = 10 * time.Second
+	apiIdleConnTimeout = 90 * time.Second
+)
+
 // newAPIContender returns durascribe-api: one transcribe.Transcriber shared
 // by the pool's goroutines, configured as a user of the package would
 // configure it against this API: the "default" profile, pre-flight through
@@ -30,10 +38,10 @@ func newAPIContender(o childOptions, key assemblyai.APIKey) (contenderFunc, erro
 	ts := o.TimeScale
 	hc := &http.Client{
 		Transport: &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+			DialContext:         (&net.Dialer{Timeout: apiDialTimeout}).DialContext,
 			MaxIdleConns:        100,
 			MaxIdleConnsPerHost: 32,
-			IdleConnTimeout:     90 * time.Second,
+			IdleConnTimeout:     apiIdleConnTimeout,
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}

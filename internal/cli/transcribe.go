@@ -312,7 +312,7 @@ func (s *session) startEmulator(scenario string, scale float64, sidecarDirs []st
 		_ = em.Close()
 		return "", "", cfg, fmt.Errorf("start emulator: %w", err)
 	}
-	srv := &http.Server{Handler: em, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: em, ReadHeaderTimeout: readHeaderTimeout}
 	go func() { _ = srv.Serve(ln) }()
 	s.cleanups = append(s.cleanups, func() { _ = srv.Close(); _ = em.Close() })
 	return key, "http://" + ln.Addr().String(), cfg.WithDefaults(), nil
