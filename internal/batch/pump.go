@@ -14,15 +14,14 @@ import (
 
 // uploadPump keeps the files uploaded ahead of free transcript slots topped
 // up. Jobs turned away at the upload gate snooze for a spread-out delay (so
-// that 10,000 queued files cost a bounded number of job runs per second);
-// left alone they come back at DefaultUploadGateRate per second, which is less than
+// that 10,000 queued files cost a bounded number of job runs per second); left
+// alone they come back at DefaultUploadGateRate per second, which is less than
 // a fast batch creates transcripts. The pump wakes them in order, as many as
-// the uploaded-ahead buffer lacks, whenever a slot is taken or an upload
-// ends: demand-driven supply, without extra runs of jobs that would only be
-// turned away again. Their snooze stays as the backstop (other processes,
-// restarts). Jobs are woken lowest id first, which is the queue's order
-// (largest file first, see largestFirst), not the order they were turned
-// away in.
+// the uploaded-ahead buffer lacks, whenever a slot is taken or an upload ends:
+// demand-driven supply, without extra runs of jobs that would only be turned
+// away again. Their snooze stays as the backstop (other processes, restarts).
+// Jobs are woken lowest id first, which is the queue's order (largest file
+// first, see largestFirst), not the order they were turned away in.
 type uploadPump struct {
 	mu     sync.Mutex
 	gated  idHeap              // snoozed at the upload gate, lowest id on top (may hold stale ids)

@@ -226,12 +226,12 @@ const (
 	DefaultWebhookRedelivery = 15 * time.Second
 
 	// DefaultWebhookWait is the longest in-process wait for a notification
-	// (also at most a quarter of JobTimeout, DefaultWebhookWaitShare); a job
+	// (also at most a quarter of JobTimeout, DefaultWebhookWaitDivisor); a job
 	// whose fallback poll is further away snoozes after it, and the
 	// notification wakes it through River. Well under JobTimeout and
 	// RescueAfter; otherwise arbitrary.
-	DefaultWebhookWait      = 2 * time.Minute
-	DefaultWebhookWaitShare = 4
+	DefaultWebhookWait        = 2 * time.Minute
+	DefaultWebhookWaitDivisor = 4
 
 	// DefaultWebhookWakeTimeout bounds the two queue calls that wake a
 	// notified job (JobGet, JobRetry): local database calls that take

@@ -278,7 +278,7 @@ func (r *Runner) webhookFallback(d time.Duration) time.Duration {
 // fallback poll is further away snoozes after it, and the notification wakes
 // it through River (JobRetry). Well under JobTimeout and RescueAfter.
 func (r *Runner) webhookWait() time.Duration {
-	return min(r.cfg.JobTimeout/DefaultWebhookWaitShare, DefaultWebhookWait)
+	return min(r.cfg.JobTimeout/DefaultWebhookWaitDivisor, DefaultWebhookWait)
 }
 
 // wakeNotified makes a snoozed job available now, after its notification

@@ -206,9 +206,9 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 		r.hooks.apply(&params, job.ID)
 	}
 	res, err := t.Step(ctx, cp, params, save)
-	// A poll due within DefaultInProcessPoll (a transcript just past its expected end)
-	// is sent from here, when due, rather than whenever River fetches the
-	// snoozed job back: a late poll holds the transcript's slot for nothing.
+	// A poll due within DefaultInProcessPoll (a transcript just past its
+	// expected end) is sent from here, when due, rather than whenever River
+	// fetches the snoozed job back: a late poll holds the transcript's slot for nothing.
 	// With webhooks, the job waits here for its notification (up to
 	// webhookWait) and polls when it comes. Waiting here costs no
 	// throughput: at most --concurrency jobs have a transcript in flight,
