@@ -18,9 +18,9 @@ const (
 	DefaultConcurrency = 5
 
 	// DefaultUploadConcurrency is the default RunConfig.UploadConcurrency and
-	// UploadConfig.Concurrency. Two uploads keep the files uploaded ahead
-	// topped up while one of them is slow, without splitting the uplink
-	// into many slow transfers. A judgement, not a measurement.
+	// UploadConfig.Concurrency: one upload can go on while another is slow,
+	// and the uplink is not split into many slow transfers. A judgement
+	// with no measurement behind it.
 	DefaultUploadConcurrency = 2
 
 	// DefaultRequestsPerSecond is the default RunConfig.RequestsPerSecond
@@ -74,8 +74,8 @@ const (
 	// the one the pump woke, in random order (at 50 per second, the
 	// largest-first order under load was close to random). Uploaded files
 	// waiting for a transcript slot (at most --concurrency of them) come
-	// back faster: an idle slot is idle API capacity. Both were picked from
-	// a few bench runs, not derived.
+	// back faster: an idle slot is idle API capacity. Both were chosen by
+	// trial in the bench, not derived.
 	DefaultUploadGateRate = 10
 	DefaultSlotGateRate   = 400
 
