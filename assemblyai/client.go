@@ -2,6 +2,7 @@ package assemblyai
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -68,11 +69,12 @@ type Config struct {
 	// Defaults to false.
 	AllowInsecureHTTP bool
 	// RequestTimeout bounds each JSON request (create, get, list, delete...),
-	// body included. Defaults to 30s.
+	// body included. Defaults to DefaultRequestTimeout.
 	RequestTimeout time.Duration
 	// UploadStallTimeout cancels an upload when the transport has read no
 	// body bytes, or, once the body is sent, received no response, for this
-	// long. It is a stall timeout, not a total one. Defaults to 60s.
+	// long. It is a stall timeout, not a total one. Defaults to
+	// DefaultUploadStallTimeout.
 	UploadStallTimeout time.Duration
 	// MaxUploadBytes refuses larger uploads before sending a byte; -1 removes
 	// the limit. Defaults to MaxUploadBytes (2.2 GB).
@@ -84,6 +86,30 @@ type Config struct {
 	// Now returns the current time (used for Retry-After HTTP dates).
 	// Defaults to time.Now.
 	Now func() time.Time
+}
+
+// DefaultRequestTimeout and DefaultUploadStallTimeout are the defaults of
+// Config.RequestTimeout and UploadStallTimeout. They only guard against a
+// hang: a JSON request answers in well under a second, so 30 s is ample room
+// for a slow network or a loaded API without leaving a stuck request for
+// minutes; an upload's stall bound is twice that because the API may read a
+// large body slowly before it answers. Both are round numbers, not measured.
+const (
+	DefaultRequestTimeout     = 30 * time.Second
+	DefaultUploadStallTimeout = 60 * time.Second
+)
+
+// WithTimeScale returns a copy of c whose RequestTimeout and
+// UploadStallTimeout (their defaults when zero) are multiplied by scale, for
+// an API whose clock runs at scale times real time (an emulator's TimeScale:
+// a scaled run must not wait out a stalled request at full length), but are
+// never below floor: they guard against hangs, and a loaded machine needs
+// real time to answer however fast the emulated clock runs.
+func (c Config) WithTimeScale(scale float64, floor time.Duration) Config {
+	scaled := func(d time.Duration) time.Duration { return max(time.Duration(float64(d)*scale), floor) }
+	c.RequestTimeout = scaled(cmp.Or(c.RequestTimeout, DefaultRequestTimeout))
+	c.UploadStallTimeout = scaled(cmp.Or(c.UploadStallTimeout, DefaultUploadStallTimeout))
+	return c
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default.
@@ -98,10 +124,10 @@ func (c Config) WithDefaults() Config {
 		c.BaseURL = DefaultBaseURL
 	}
 	if c.RequestTimeout == 0 {
-		c.RequestTimeout = 30 * time.Second
+		c.RequestTimeout = DefaultRequestTimeout
 	}
 	if c.UploadStallTimeout == 0 {
-		c.UploadStallTimeout = 60 * time.Second
+		c.UploadStallTimeout = DefaultUploadStallTimeout
 	}
 	if c.MaxUploadBytes == 0 {
 		c.MaxUploadBytes = MaxUploadBytes

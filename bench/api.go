@@ -18,6 +18,14 @@ import (
 // needs more than a scaled 0.6 s to answer an upload.
 const minRequestTimeout = 5 * time.Second
 
+// apiDialTimeout and apiIdleConnTimeout are durascribe-api's transport
+// settings: the same dial and idle timeouts as assemblyai's default client.
+// Round numbers that only bound a stuck connection.
+const (
+	apiDialTimeout     = 10 * time.Second
+	apiIdleConnTimeout = 90 * time.Second
+)
+
 // newAPIContender returns durascribe-api: one transcribe.Transcriber shared
 // by the pool's goroutines, configured as a user of the package would
 // configure it against this API: the "default" profile, pre-flight through
@@ -30,20 +38,18 @@ func newAPIContender(o childOptions, key assemblyai.APIKey) (contenderFunc, erro
 	ts := o.TimeScale
 	hc := &http.Client{
 		Transport: &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+			DialContext:         (&net.Dialer{Timeout: apiDialTimeout}).DialContext,
 			MaxIdleConns:        100,
 			MaxIdleConnsPerHost: 32,
-			IdleConnTimeout:     90 * time.Second,
+			IdleConnTimeout:     apiIdleConnTimeout,
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	client, err := assemblyai.New(assemblyai.Config{
-		APIKey:             key,
-		BaseURL:            o.BaseURL,
-		HTTPClient:         hc,
-		RequestTimeout:     max(scaled(30*time.Second, ts), minRequestTimeout),
-		UploadStallTimeout: max(scaled(60*time.Second, ts), minRequestTimeout),
-	})
+		APIKey:     key,
+		BaseURL:    o.BaseURL,
+		HTTPClient: hc,
+	}.WithTimeScale(ts, minRequestTimeout))
 	if err != nil {
 		return nil, err
 	}
@@ -57,14 +63,14 @@ func newAPIContender(o childOptions, key assemblyai.APIKey) (contenderFunc, erro
 	}
 	base, factor := o.ExpectBase, o.ExpectFactor
 	if base <= 0 {
-		base = 3 * time.Second
+		base = transcribe.DefaultProcessingBase
 	}
 	if factor <= 0 {
-		factor = 0.15
+		factor = transcribe.DefaultProcessingFactor
 	}
 	t, err := transcribe.New(transcribe.Config{
 		Client:  client,
-		Profile: scaleProfile(prof, ts),
+		Profile: prof.Scaled(ts),
 		Budget:  resilience.NewBudget(scaleBudget(resilience.BudgetConfig{}.WithDefaults(), ts)),
 		Breakers: resilience.NewBreakers(scaleBreaker(resilience.BreakerConfig{
 			ConsecutiveFailures: apiConsecutiveFailures,
@@ -99,18 +105,6 @@ func apiTransient(err error) bool {
 		return te.Transient()
 	}
 	return isTransient(err)
-}
-
-// scaleProfile multiplies every duration of p by ts.
-func scaleProfile(p resilience.Profile, ts float64) resilience.Profile {
-	p.Backoff.Base = scaled(p.Backoff.Base, ts)
-	p.Backoff.Cap = scaled(p.Backoff.Cap, ts)
-	p.Backoff.MaxElapsed = scaled(p.Backoff.MaxElapsed, ts)
-	p.Backoff.MinDelay = scaled(p.Backoff.MinDelay, ts)
-	p.RetryAfterCap = scaled(p.RetryAfterCap, ts)
-	p.PollInitial = scaled(p.PollInitial, ts)
-	p.PollMax = scaled(p.PollMax, ts)
-	return p
 }
 
 // scaleBudget scales the budget's window and, inversely, its per-second

@@ -68,7 +68,7 @@ func childMain(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&o.Dir, "dir", "", "corpus directory")
 	fs.IntVar(&o.Concurrency, "concurrency", 10, "files in flight")
 	fs.Float64Var(&o.TimeScale, "time-scale", 1, "time scale of every delay")
-	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "hard timeout")
+	fs.DurationVar(&o.Timeout, "timeout", defaultTimeout, "hard timeout")
 	fs.DurationVar(&o.ExpectBase, "expect-processing-base", 0, "expected processing time, fixed part (API time)")
 	fs.Float64Var(&o.ExpectFactor, "expect-processing-factor", 0, "expected processing time per second of audio")
 	if err := fs.Parse(args); err != nil {

@@ -28,7 +28,6 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/durascribe/durascribe/emulator"
 )
@@ -68,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Int64Var(&o.Seed, "seed", 1, "seed of the corpus and of the emulator's fault draws")
 	fs.StringVar(&contenders, "contenders", strings.Join(allContenders, ","), "comma-separated contenders to run")
 	fs.BoolVar(&asJSON, "json", false, "print JSON instead of Markdown")
-	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "hard timeout of each contender run")
+	fs.DurationVar(&o.Timeout, "timeout", defaultTimeout, "hard timeout of each contender run")
 	fs.StringVar(&o.Durascribe, "durascribe", "", "durascribe binary for durascribe-batch (default: go build ./cmd/durascribe)")
 	fs.StringVar(&batchFlags, "batch-flags", "", "extra flags for `durascribe transcribe` in durascribe-batch, space-separated (e.g. --no-preflight)")
 	fs.StringVar(&o.WorkDir, "work-dir", "", "directory for corpora, databases and outputs (default: a temporary directory, removed)")

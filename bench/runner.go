@@ -24,6 +24,21 @@ import (
 // benchAPIKey is the key the bench's emulators accept; it is not a secret.
 const benchAPIKey = "bench-local-key"
 
+// emulatorReadHeaderTimeout is the bench emulator server's ReadHeaderTimeout:
+// the clients are the contenders on this machine; ten seconds only bounds a
+// stuck one. Round.
+const emulatorReadHeaderTimeout = 10 * time.Second
+
+// childWaitDelay is how long an interrupted child's output pipes may stay
+// open before they are closed (exec.Cmd.WaitDelay): room for the child to
+// print its result after the interrupt. Round.
+const childWaitDelay = 10 * time.Second
+
+// defaultTimeout is the default of the bench's -timeout flags: the hard
+// bound on one contender's run, far above a scaled run's usual minute or
+// two, so that only a hang hits it. Round.
+const defaultTimeout = 5 * time.Minute
+
 // killGrace is how long a child gets after its hard timeout to exit before it
 // is interrupted, and then killed.
 const killGrace = 15 * time.Second
@@ -166,7 +181,7 @@ func runContender(ctx context.Context, o runOptions, cfg emulator.Config, conten
 		return Row{}, fmt.Errorf("listen: %w", err)
 	}
 	arr := &arrivals{start: emStart}
-	srv := &http.Server{Handler: arr.wrap(exactRetryAfter(em)), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: arr.wrap(exactRetryAfter(em)), ReadHeaderTimeout: emulatorReadHeaderTimeout}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close() //nolint:errcheck // teardown after the run: nothing left to report to
 	baseURL := "http://" + ln.Addr().String()
@@ -187,7 +202,7 @@ func runContender(ctx context.Context, o runOptions, cfg emulator.Config, conten
 	}
 	cmd.Env = append(os.Environ(), apiKeyEnv+"="+benchAPIKey)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
+	cmd.WaitDelay = childWaitDelay
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &tailWriter{buf: &stderr, max: 8 << 10}
 	sctx, stopSampling := context.WithCancel(ctx)

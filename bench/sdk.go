@@ -18,6 +18,7 @@ import (
 	aai "github.com/AssemblyAI/assemblyai-go-sdk"
 
 	"github.com/durascribe/durascribe/assemblyai"
+	"github.com/durascribe/durascribe/resilience"
 )
 
 // The official Go SDK v1.3.0's Wait: cenkalti/backoff v2.2.1
@@ -73,7 +74,7 @@ func (c *sdkContender) transcribe(ctx context.Context, path string) fileOutcome 
 		if !c.retry || attempt >= seedMaxAttempts || !seedRetries(cause) {
 			break
 		}
-		if sleep(ctx, scaled(tenacityWait(attempt), c.scale)) != nil {
+		if resilience.Sleep(ctx, scaled(tenacityWait(attempt), c.scale)) != nil {
 			break
 		}
 	}
@@ -130,7 +131,7 @@ func (c *sdkContender) wait(ctx context.Context, id string) (aai.Transcript, err
 			d = time.Duration(interval - delta + rand.Float64()*(2*delta+1)) //nolint:gosec // jitter
 			interval = math.Min(interval*sdkPollMultiplier, float64(sdkPollMax))
 		} // else: the closed-ticker bug, polls back to back.
-		if err := sleep(ctx, scaled(d, c.scale)); err != nil {
+		if err := resilience.Sleep(ctx, scaled(d, c.scale)); err != nil {
 			return aai.Transcript{}, err
 		}
 	}
@@ -280,19 +281,4 @@ func endpointOf(method, path string) string {
 // scaled multiplies d by the time scale.
 func scaled(d time.Duration, scale float64) time.Duration {
 	return time.Duration(float64(d) * scale)
-}
-
-// sleep waits for d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return context.Cause(ctx)
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
 }

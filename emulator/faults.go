@@ -151,6 +151,9 @@ func faultName(f *Fault) string {
 }
 
 // sleep waits d or until the client goes away; it reports whether d passed.
+// It is not resilience.Sleep on purpose: the emulator imports nothing of
+// this module (it implements the API's contract independently), and its
+// waits end with the request rather than with a caller's context.
 func sleep(r *http.Request, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()

@@ -146,13 +146,19 @@ func (s *Server) removeUploadFile(up *upload) {
 	}
 }
 
+// fetchTimeout bounds the emulator's download of an external audio_url (a
+// loopback test server): long enough for a large test file, short enough
+// that a hung server ends the transcript with an error. Round; not the real
+// API's, which is not published.
+const fetchTimeout = 30 * time.Second
+
 // startFetch downloads t's external (loopback) audio_url in the background,
 // then lets t start. Failure ends t with the real download error.
 func (s *Server) startFetch(t *transcript) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
 		defer cancel()
 		go func() {
 			select {

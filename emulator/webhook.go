@@ -18,6 +18,18 @@ const (
 	webhookAttempts = 10
 	webhookSpacing  = 10 * time.Second
 	webhookTimeout  = 10 * time.Second
+	// webhookMinTimeout is a floor under the scaled webhookTimeout: a
+	// loopback receiver on a loaded machine needs real time to answer
+	// whatever the time scale. Chosen by hand.
+	webhookMinTimeout = 100 * time.Millisecond
+)
+
+// The loopback client's transport: a dial to a loopback address is instant
+// or refused, so five seconds only bounds a stuck one; idle connections
+// are kept about as long as a test run. Both round.
+const (
+	loopbackDialTimeout = 5 * time.Second
+	loopbackIdleTimeout = 30 * time.Second
 )
 
 // errNotLoopback refuses connections to non-loopback addresses.
@@ -35,7 +47,7 @@ func isLoopbackHost(host string) bool {
 // newLoopbackClient returns a client whose dialer refuses non-loopback
 // addresses (after name resolution) unless anywhere is true.
 func newLoopbackClient(anywhere bool) *http.Client {
-	d := &net.Dialer{Timeout: 5 * time.Second}
+	d := &net.Dialer{Timeout: loopbackDialTimeout}
 	if !anywhere {
 		d.Control = func(_, address string, _ syscall.RawConn) error {
 			host, _, err := net.SplitHostPort(address)
@@ -48,7 +60,7 @@ func newLoopbackClient(anywhere bool) *http.Client {
 			return nil
 		}
 	}
-	tr := &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second}
+	tr := &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 16, IdleConnTimeout: loopbackIdleTimeout}
 	return &http.Client{Transport: tr}
 }
 
@@ -116,7 +128,7 @@ func (s *Server) startWebhook(t *transcript) {
 // deliver makes one attempt and returns the status code, or 0 if there was
 // no answer.
 func (s *Server) deliver(ctx context.Context, target, hname, hvalue string, body []byte) int {
-	ctx, cancel := context.WithTimeout(ctx, max(s.scale(webhookTimeout), 100*time.Millisecond))
+	ctx, cancel := context.WithTimeout(ctx, max(s.scale(webhookTimeout), webhookMinTimeout))
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {

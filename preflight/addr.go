@@ -110,6 +110,16 @@ func refuseNonPublic(_, address string, _ syscall.RawConn) error {
 	return nil
 }
 
+const (
+	// urlTimeout bounds a URL check (one HEAD, or a GET of the first bytes)
+	// when the caller gives no client: a healthy host answers in well under
+	// a second, and a check must not stall a batch. Round.
+	urlTimeout = 15 * time.Second
+	// urlDialTimeout is the dial timeout and keep-alive period of the
+	// guarded dialers: net/http's DefaultTransport values, kept.
+	urlDialTimeout = 30 * time.Second
+)
+
 // urlClient returns the client URL sources are fetched with: hc (or a client
 // with a 15 s timeout) that follows no redirect and, unless allowPrivate,
 // refuses non-public addresses at dial time. A proxy from the environment
@@ -122,7 +132,7 @@ func urlClient(hc *http.Client, allowPrivate bool) *http.Client {
 	if hc != nil {
 		c = *hc
 	} else {
-		c.Timeout = 15 * time.Second
+		c.Timeout = urlTimeout
 	}
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	if allowPrivate {
@@ -136,8 +146,8 @@ func urlClient(hc *http.Client, allowPrivate bool) *http.Client {
 		return &c
 	}
 	t := base.Clone()
-	guarded := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: refuseNonPublic}
-	plain := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	guarded := &net.Dialer{Timeout: urlDialTimeout, KeepAlive: urlDialTimeout, Control: refuseNonPublic}
+	plain := &net.Dialer{Timeout: urlDialTimeout, KeepAlive: urlDialTimeout}
 	var proxies sync.Map // host:port of proxies in use: dialled without the check
 	if proxy := t.Proxy; proxy != nil {
 		t.Proxy = func(req *http.Request) (*url.URL, error) {

@@ -343,6 +343,12 @@ func parseClock(s string) float64 {
 	return float64(hv)*3600 + float64(mv)*60 + sv
 }
 
+// ffmpegWaitDelay is how long a cancelled ffmpeg's output pipes may stay
+// open before they are closed and Run returns (exec.Cmd.WaitDelay): ffmpeg
+// exits on its signal in milliseconds; two seconds covers a loaded machine.
+// Round.
+const ffmpegWaitDelay = 2 * time.Second
+
 // run runs one ffmpeg command bounded by FFmpegTimeout, writing its stderr
 // to stderr. A non-zero exit is returned as rc with a nil error; err is for
 // failing to run at all, a timeout, or ctx ending.
@@ -351,7 +357,7 @@ func (c *Checker) run(ctx context.Context, stderr *lineWriter, bin string, args 
 	defer cancel()
 	cmd := exec.CommandContext(rctx, bin, args...)
 	cmd.Stderr = stderr
-	cmd.WaitDelay = 2 * time.Second
+	cmd.WaitDelay = ffmpegWaitDelay
 	err = cmd.Run()
 	stderr.flush()
 	var ee *exec.ExitError

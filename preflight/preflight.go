@@ -353,7 +353,7 @@ func (c *Checker) CheckAll(ctx context.Context, sources []string) ([]Report, err
 	rs := make([]Report, len(sources))
 	var local []int
 	for i, s := range sources {
-		if !isURL(s) {
+		if !IsURL(s) {
 			local = append(local, i)
 			continue
 		}

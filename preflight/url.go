@@ -13,7 +13,10 @@ import (
 	"strings"
 )
 
-func isURL(source string) bool {
+// IsURL reports whether source is an http(s) URL rather than a local path:
+// the one test of the module's commands, batch engine and orchestrator for
+// which sources are fetched by AssemblyAI rather than uploaded.
+func IsURL(source string) bool {
 	return strings.HasPrefix(source, "http://") || strings.HasPrefix(source, "https://")
 }
 

@@ -277,20 +277,10 @@ func (p Policy) report(a Attempt) {
 	}
 }
 
-// sleep waits d or until ctx is done; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
+// sleep waits d or until ctx is done; it reports whether d passed. It has
+// the signature of Breaker.SleepUnlessClosed, which Do picks instead of it
+// while the breaker is not closed.
+func sleep(ctx context.Context, d time.Duration) bool { return Sleep(ctx, d) == nil }
 
 // canceled wraps the context's cause (and ctx.Err(), so errors.Is works for
 // context.Canceled even with a custom cause) and the last error.

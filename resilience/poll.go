@@ -5,6 +5,11 @@ import (
 	"time"
 )
 
+// DefaultPollInitial is the PollInitial that PollDelay uses for a profile
+// without one: the "realtime" profile's, a second, the shortest wait between
+// polls that a person watching would not notice. Round.
+const DefaultPollInitial = time.Second
+
 // PollDelay returns how long to wait before poll number poll (0 for the first)
 // of a job expected to take expected in total (0 means unknown). It is a
 // cadence, not a backoff:
@@ -28,7 +33,7 @@ func PollDelay(prof Profile, poll int, expected time.Duration, slow bool, rnd fu
 	}
 	initial, most := prof.PollInitial, prof.PollMax
 	if initial <= 0 {
-		initial = time.Second
+		initial = DefaultPollInitial
 	}
 	most = max(most, initial)
 	floor := initial / 10

@@ -31,6 +31,22 @@ func (p Profile) Policy() Policy {
 	return Policy{Backoff: p.Backoff, RetryAfterCap: p.RetryAfterCap, RetryAfterMax: p.RetryAfterMax}
 }
 
+// Scaled returns p with every delay multiplied by f, for a clock that runs at
+// f times real time (tests, demos and benchmarks against an emulator); f of 0
+// or 1 returns p unchanged. RetryAfterMax is not scaled: an emulator's
+// Retry-After is whole seconds (at least 1) at any scale, so a scaled maximum
+// would cut its ordinary throttles and defer work it means only to slow down.
+func (p Profile) Scaled(f float64) Profile {
+	if f == 1 || f == 0 {
+		return p
+	}
+	s := func(d time.Duration) time.Duration { return time.Duration(float64(d) * f) }
+	p.Backoff.Base, p.Backoff.Cap = s(p.Backoff.Base), s(p.Backoff.Cap)
+	p.Backoff.MaxElapsed, p.Backoff.MinDelay = s(p.Backoff.MaxElapsed), s(p.Backoff.MinDelay)
+	p.RetryAfterCap, p.PollInitial, p.PollMax = s(p.RetryAfterCap), s(p.PollInitial), s(p.PollMax)
+	return p
+}
+
 // The profiles, in order of patience. Each comment says why its numbers.
 var profiles = []Profile{
 	{

@@ -11,7 +11,12 @@ import (
 )
 
 // Event describes one API attempt. One is emitted (to Config.OnEvent and as a
-// log line) per attempt; it never contains the API key.
+// log line) per attempt; it never contains the API key. It is the
+// resilience.Attempt of the retry loop (which knows nothing of HTTP or
+// AssemblyAI) with what the orchestrator adds: the file, stage, endpoint,
+// status, class and transcript, by one conversion (newEvent). An attempts
+// log that stores events (internal/batch) derives its rows from Event in
+// turn.
 type Event struct {
 	Source       string
 	Stage        Stage
@@ -59,18 +64,20 @@ func (e Event) LogValue() slog.Value {
 	return slog.GroupValue(attrs...)
 }
 
-// emit turns a resilience attempt into an Event, logs it and hands it to
-// OnEvent.
-func (s *step) emit(stage Stage, endpoint string, a resilience.Attempt) {
+// newEvent is the Event of attempt a, made at stage on endpoint for source
+// (with transcriptID, if any, known then): a's error is classified, and an
+// *assemblyai.APIError gives its status code and message; a success has
+// status 200.
+func newEvent(source string, stage Stage, endpoint, transcriptID string, a resilience.Attempt) Event {
 	ev := Event{
-		Source:         s.cp.Source,
+		Source:         source,
 		Stage:          stage,
 		Endpoint:       endpoint,
 		Attempt:        a.Number,
 		Start:          a.Start,
 		Duration:       a.Duration,
 		Class:          assemblyai.Classify(a.Err).String(),
-		TranscriptID:   s.cp.TranscriptID,
+		TranscriptID:   transcriptID,
 		Delay:          a.Delay,
 		RetryAfter:     a.RetryAfter,
 		BreakerState:   a.BreakerState.String(),
@@ -86,6 +93,13 @@ func (s *step) emit(stage Stage, endpoint string, a resilience.Attempt) {
 	} else {
 		ev.StatusCode = 200
 	}
+	return ev
+}
+
+// emit turns a resilience attempt into an Event, logs it and hands it to
+// OnEvent.
+func (s *step) emit(stage Stage, endpoint string, a resilience.Attempt) {
+	ev := newEvent(s.cp.Source, stage, endpoint, s.cp.TranscriptID, a)
 	if s.cp.Attempts == nil {
 		s.cp.Attempts = map[Stage]int{}
 	}

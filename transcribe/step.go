@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/durascribe/durascribe/assemblyai"
+	"github.com/durascribe/durascribe/preflight"
 	"github.com/durascribe/durascribe/resilience"
 )
 
@@ -213,7 +214,7 @@ func (s *step) openChecked(ctx context.Context) (*os.File, os.FileInfo, error) {
 
 func (s *step) upload(ctx context.Context) error {
 	now := s.t.cfg.Clock().UTC()
-	if isURL(s.cp.Source) {
+	if preflight.IsURL(s.cp.Source) {
 		if err := s.preflight(ctx); err != nil {
 			return err
 		}
@@ -287,7 +288,7 @@ func (s *step) create(ctx context.Context) error {
 		s.cp.IntentAt = time.Time{}
 	}
 	// An old upload cannot be trusted to exist any more: upload again.
-	if !isURL(s.cp.Source) && s.t.cfg.Clock().Sub(s.cp.UploadedAt) > s.t.cfg.UploadMaxAge {
+	if !preflight.IsURL(s.cp.Source) && s.t.cfg.Clock().Sub(s.cp.UploadedAt) > s.t.cfg.UploadMaxAge {
 		s.cp.UploadURL, s.cp.UploadedAt = "", time.Time{}
 		s.cp.Stage = StageUpload
 		return s.persist(ctx)
@@ -390,7 +391,7 @@ func (s *step) expected() time.Duration {
 	if s.cp.AudioDuration <= 0 {
 		return 0
 	}
-	return s.t.cfg.ProcessingBase + time.Duration(s.t.cfg.ProcessingFactor*float64(s.cp.AudioDuration))
+	return s.t.cfg.ExpectedProcessing(s.cp.AudioDuration)
 }
 
 // adopt records transcript id as the one to wait for.

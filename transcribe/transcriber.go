@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"strings"
 	"time"
 
 	"github.com/durascribe/durascribe/assemblyai"
@@ -48,8 +47,9 @@ type Config struct {
 	// ProcessingBase and ProcessingFactor estimate how long AssemblyAI takes
 	// to transcribe audio of a known duration (base + factor × duration), so
 	// that the first poll comes when the transcript is probably done rather
-	// than seconds after the create. Default to 3 s and 0.15; unknown
-	// durations use the profile's PollInitial.
+	// than seconds after the create (see ExpectedProcessing). Default to
+	// DefaultProcessingBase and DefaultProcessingFactor; unknown durations
+	// use the profile's PollInitial.
 	ProcessingBase   time.Duration
 	ProcessingFactor float64
 	// Limiter, when set, is waited on before every API request: the global
@@ -65,18 +65,18 @@ type Config struct {
 	// one upload after transcripts that ended with a transient error; further
 	// resubmits wait for the caller's backoff (Step returns an error that
 	// Decide maps to ActionRetryLater, with the checkpoint ready to
-	// resubmit). Defaults to 2.
+	// resubmit). Defaults to DefaultMaxResubmits.
 	MaxResubmits int
 	// MaxUpload422 bounds attempts of an upload answered 422 in one step.
-	// Defaults to 3.
+	// Defaults to DefaultMaxUpload422.
 	MaxUpload422 int
 	// UploadMaxAge is the age after which a saved upload_url is not reused
 	// for a new transcript (AssemblyAI deletes unused uploads after 24 h).
-	// Defaults to 20 h.
+	// Defaults to DefaultUploadMaxAge.
 	UploadMaxAge time.Duration
 	// GiveUpAfter bounds Transcribe and Resume (not Step) when the API keeps
 	// asking to retry later: after this long, the last error is returned.
-	// Defaults to 1 h.
+	// Defaults to DefaultGiveUpAfter.
 	GiveUpAfter time.Duration
 	// CreateLandingMargin is how long after the client gave up on a create
 	// (Client.RequestTimeout after it was sent) that create may still land
@@ -107,6 +107,48 @@ const DefaultCreateLandingMargin = time.Minute
 // seconds a create takes to land.
 const DefaultCreateRelookMin = time.Second
 
+// DefaultProcessingBase and DefaultProcessingFactor are the defaults of
+// Config.ProcessingBase and ProcessingFactor: AssemblyAI's processing time
+// taken as 3 s plus 0.15 × the audio's duration, a rough reading of the
+// times seen for the default model, not a measured fit. A first poll a
+// little early costs one request and a later poll; one late holds the
+// transcript's slot, so a guess near the middle is what matters, and the
+// batch engine rescales it by the times it measures (internal/batch
+// calibration).
+const (
+	DefaultProcessingBase   = 3 * time.Second
+	DefaultProcessingFactor = 0.15
+)
+
+// Defaults of Config's limits.
+const (
+	// DefaultMaxResubmits is the default Config.MaxResubmits: the same
+	// upload goes to another server at once twice, which rides out one sick
+	// backend; from then on each resubmit waits for the caller's backoff, so
+	// that a sick service is not fed resubmits in a tight loop. A judgement.
+	DefaultMaxResubmits = 2
+	// DefaultMaxUpload422 is the default Config.MaxUpload422: AssemblyAI
+	// answers 422 "Upload failed, please try again" for uploads that a
+	// retry usually gets through; three attempts ride out a bad moment, and
+	// a file that keeps failing is handed to the caller's backoff. Round.
+	DefaultMaxUpload422 = 3
+	// DefaultUploadMaxAge is the default Config.UploadMaxAge: AssemblyAI
+	// deletes unused uploads after 24 h; 20 h leaves 4 h for a create sent
+	// near the limit to be queued and started. The margin is a judgement.
+	DefaultUploadMaxAge = 20 * time.Hour
+	// DefaultGiveUpAfter is the default Config.GiveUpAfter: a program
+	// calling Transcribe waits out an outage of up to an hour before it is
+	// told; a durable queue (Step) has its own limit. Round, not derived.
+	DefaultGiveUpAfter = time.Hour
+)
+
+// ExpectedProcessing is the estimate of how long AssemblyAI takes to
+// transcribe audio of the given duration: ProcessingBase + ProcessingFactor
+// × audio. It is the one writing of the formula.
+func (c Config) ExpectedProcessing(audio time.Duration) time.Duration {
+	return c.ProcessingBase + time.Duration(c.ProcessingFactor*float64(audio))
+}
+
 // Limiter is a request-rate limiter such as *rate.Limiter from
 // golang.org/x/time/rate.
 type Limiter interface {
@@ -118,32 +160,27 @@ func (c Config) WithDefaults() Config {
 	if c.Profile.Name == "" {
 		c.Profile, _ = resilience.LookupProfile("default")
 	}
-	if c.Budget == nil {
-		c.Budget = resilience.NewBudget(resilience.BudgetConfig{})
-	}
-	if c.Breakers == nil {
-		c.Breakers = resilience.NewBreakers(resilience.BreakerConfig{})
-	}
+	c = c.WithSharedDefaults(resilience.BreakerConfig{})
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.ProcessingBase == 0 {
-		c.ProcessingBase = 3 * time.Second
+		c.ProcessingBase = DefaultProcessingBase
 	}
 	if c.ProcessingFactor == 0 {
-		c.ProcessingFactor = 0.15
+		c.ProcessingFactor = DefaultProcessingFactor
 	}
 	if c.MaxResubmits == 0 {
-		c.MaxResubmits = 2
+		c.MaxResubmits = DefaultMaxResubmits
 	}
 	if c.MaxUpload422 == 0 {
-		c.MaxUpload422 = 3
+		c.MaxUpload422 = DefaultMaxUpload422
 	}
 	if c.UploadMaxAge == 0 {
-		c.UploadMaxAge = 20 * time.Hour
+		c.UploadMaxAge = DefaultUploadMaxAge
 	}
 	if c.GiveUpAfter == 0 {
-		c.GiveUpAfter = time.Hour
+		c.GiveUpAfter = DefaultGiveUpAfter
 	}
 	if c.CreateLandingMargin == 0 {
 		c.CreateLandingMargin = DefaultCreateLandingMargin
@@ -153,6 +190,22 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Rand == nil {
 		c.Rand = rand.Float64
+	}
+	return c
+}
+
+// WithSharedDefaults returns a copy of c whose nil Budget is a new budget with
+// default settings and whose nil Breakers are new breakers configured by
+// breakers. These two are process-wide: a caller that makes many
+// Transcribers (one per file, say) calls it once and makes them all from the
+// copy, so that they share one budget and one breaker per host. WithDefaults
+// calls it with the default breaker configuration.
+func (c Config) WithSharedDefaults(breakers resilience.BreakerConfig) Config {
+	if c.Budget == nil {
+		c.Budget = resilience.NewBudget(resilience.BudgetConfig{})
+	}
+	if c.Breakers == nil {
+		c.Breakers = resilience.NewBreakers(breakers)
 	}
 	return c
 }
@@ -245,7 +298,7 @@ func (t *Transcriber) Resume(ctx context.Context, cp Checkpoint, params assembly
 		} else {
 			giveUp = time.Time{}
 		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := resilience.Sleep(ctx, wait); err != nil {
 			return nil, cp, err
 		}
 	}
@@ -299,24 +352,4 @@ func (t *Transcriber) Upload(ctx context.Context, cp Checkpoint, save SaveFunc) 
 		return s.cp, err
 	}
 	return s.cp, nil
-}
-
-// sleep waits for d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
-}
-
-// isURL reports whether source is an http(s) URL rather than a local path.
-func isURL(source string) bool {
-	return strings.HasPrefix(source, "https://") || strings.HasPrefix(source, "http://")
 }

@@ -6,10 +6,14 @@ import (
 	"time"
 
 	"github.com/durascribe/durascribe/internal/logging"
+	"github.com/durascribe/durascribe/transcribe"
 )
 
 // Attempt is one API attempt of one file, for the attempts log: what was
-// tried, how it ended (the error verbatim) and what the policy did next.
+// tried, how it ended (the error verbatim) and what the policy did next. It is
+// a row of the store: the transcribe.Event it was made from (by attemptOf,
+// the one conversion) with the file's id for its source, JSON names, and
+// without what the log does not keep (the budget's verdict).
 type Attempt struct {
 	FileID       int64         `json:"file_id"`
 	Stage        string        `json:"stage"`
@@ -24,6 +28,15 @@ type Attempt struct {
 	RetryAfter   time.Duration `json:"retry_after,omitempty"`
 	BreakerState string        `json:"breaker_state,omitempty"`
 	TranscriptID string        `json:"transcript_id,omitempty"`
+}
+
+// attemptOf is the attempts-log row of ev, an attempt of file fileID.
+func attemptOf(fileID int64, ev transcribe.Event) Attempt {
+	return Attempt{
+		FileID: fileID, Stage: string(ev.Stage), Endpoint: ev.Endpoint, Attempt: ev.Attempt, Start: ev.Start,
+		Duration: ev.Duration, StatusCode: ev.StatusCode, Class: ev.Class, Error: ev.Error, Delay: ev.Delay,
+		RetryAfter: ev.RetryAfter, BreakerState: ev.BreakerState, TranscriptID: ev.TranscriptID,
+	}
 }
 
 // recordAttempt appends one row to the attempts log.

@@ -18,25 +18,13 @@ import (
 // speed varies by model, by load, and by the account's concurrency (queued
 // transcripts wait). A poll before the transcript is done costs a request;
 // one after it holds the slot. The batch therefore measures: every
-// calibrateEvery files done, one list request (the 100 newest completed
-// transcripts, with the API's own created and completed times) gives the
-// true processing time of the files this run just finished, and the median
-// ratio of true to estimated over the last calibrateWindow files scales the
-// estimate of every later file. One request per 25 files, about 0.04 per
-// file.
-const (
-	calibrateEvery  = 25
-	calibrateMin    = 10  // samples before the estimate is scaled at all
-	calibrateWindow = 200 // samples the median is taken over
-	calibrateLimit  = 100 // list page size
-	// The scale stays within [1/calibrateBound, calibrateBound]: a few odd
-	// samples (a transcript queued behind another account's work) must not
-	// make every first poll absurd.
-	calibrateBound = 5
-	// calibratePending bounds the finished transcripts waiting to be seen
-	// in a list (the oldest are dropped).
-	calibratePending = 1000
-)
+// DefaultCalibrateEvery files done, one list request (the
+// DefaultCalibrateLimit newest completed transcripts, with the API's own
+// created and completed times) gives the true processing time of the files
+// this run just finished, and the median ratio of true to estimated over the
+// last DefaultCalibrateWindow files scales the estimate of every later file.
+// One request per 25 files, about 0.04 per file. The numbers, with their
+// reasons, are in tuning.go.
 
 // calibrationSetting names the last measured scale in the store's settings:
 // the next run (or batch) on the store starts from it rather than from the
@@ -49,10 +37,10 @@ type calibration struct {
 	mu      sync.Mutex
 	pending map[string]pendingSample // transcript id -> its estimate
 	order   []string                 // pending ids, oldest first
-	ratios  []float64                // the last calibrateWindow samples
+	ratios  []float64                // the last DefaultCalibrateWindow samples
 	since   int                      // files done since the last list
 	busy    bool                     // a list is in flight
-	scale   float64                  // 0 until calibrateMin samples
+	scale   float64                  // 0 until DefaultCalibrateMin samples
 }
 
 type pendingSample struct{ expected time.Duration }
@@ -64,7 +52,7 @@ func newCalibration() *calibration {
 // start sets the scale measured by an earlier run, until this run has its
 // own samples.
 func (c *calibration) start(scale float64) {
-	if scale >= 1.0/calibrateBound && scale <= calibrateBound {
+	if scale >= 1.0/DefaultCalibrateBound && scale <= DefaultCalibrateBound {
 		c.mu.Lock()
 		c.scale = scale
 		c.mu.Unlock()
@@ -92,13 +80,13 @@ func (c *calibration) done(id string, expected time.Duration) bool {
 	if _, ok := c.pending[id]; !ok {
 		c.pending[id] = pendingSample{expected: expected}
 		c.order = append(c.order, id)
-		if len(c.order) > calibratePending {
+		if len(c.order) > DefaultCalibratePending {
 			delete(c.pending, c.order[0])
 			c.order = c.order[1:]
 		}
 	}
 	c.since++
-	if c.busy || c.since < calibrateEvery {
+	if c.busy || c.since < DefaultCalibrateEvery {
 		return false
 	}
 	c.busy, c.since = true, 0
@@ -122,17 +110,17 @@ func (c *calibration) listed(items []assemblyai.TranscriptListItem) bool {
 			continue
 		}
 		c.ratios = append(c.ratios, float64(took)/float64(p.expected))
-		if len(c.ratios) > calibrateWindow {
-			c.ratios = c.ratios[len(c.ratios)-calibrateWindow:]
+		if len(c.ratios) > DefaultCalibrateWindow {
+			c.ratios = c.ratios[len(c.ratios)-DefaultCalibrateWindow:]
 		}
 	}
 	c.order = slices.DeleteFunc(c.order, func(id string) bool { _, ok := c.pending[id]; return !ok })
-	if len(c.ratios) < calibrateMin {
+	if len(c.ratios) < DefaultCalibrateMin {
 		return false
 	}
 	sorted := slices.Sorted(slices.Values(c.ratios))
 	m := sorted[len(sorted)/2]
-	c.scale = math.Min(math.Max(m, 1.0/calibrateBound), calibrateBound)
+	c.scale = math.Min(math.Max(m, 1.0/DefaultCalibrateBound), DefaultCalibrateBound)
 	return true
 }
 
@@ -143,7 +131,7 @@ func (r *Runner) calibrated() (base time.Duration, factor float64) {
 	return time.Duration(float64(r.tcfg.ProcessingBase) * m), r.tcfg.ProcessingFactor * m
 }
 
-// calibrate notes a finished file and, every calibrateEvery files, sends
+// calibrate notes a finished file and, every DefaultCalibrateEvery files, sends
 // the list request in the background (not while the breaker is open).
 // With webhooks the estimate only times the fallback polls: no list is
 // spent on it.
@@ -151,7 +139,7 @@ func (r *Runner) calibrate(transcriptID string, audio time.Duration) {
 	if audio <= 0 || r.hooks != nil {
 		return
 	}
-	expected := r.tcfg.ProcessingBase + time.Duration(r.tcfg.ProcessingFactor*float64(audio))
+	expected := r.tcfg.ExpectedProcessing(audio)
 	if !r.calib.done(transcriptID, expected) {
 		return
 	}
@@ -165,11 +153,11 @@ func (r *Runner) calibrate(transcriptID string, audio time.Duration) {
 	r.breakerMu.Unlock()
 	go func() {
 		defer r.wakes.Done()
-		ctx, cancel := context.WithTimeout(r.wakeCtx, time.Minute)
+		ctx, cancel := context.WithTimeout(r.wakeCtx, DefaultCalibrateListTimeout)
 		defer cancel()
 		var items []assemblyai.TranscriptListItem
 		if r.tcfg.Limiter == nil || r.tcfg.Limiter.Wait(ctx) == nil {
-			list, err := r.tcfg.Client.ListTranscripts(ctx, assemblyai.ListParams{Status: assemblyai.StatusCompleted, Limit: calibrateLimit})
+			list, err := r.tcfg.Client.ListTranscripts(ctx, assemblyai.ListParams{Status: assemblyai.StatusCompleted, Limit: DefaultCalibrateLimit})
 			if err == nil {
 				items = list.Transcripts
 			} else if ctx.Err() == nil {

@@ -28,7 +28,7 @@ func TestCalibrationMedianAndBounds(t *testing.T) {
 		}
 	}
 	if asked != 1 {
-		t.Fatalf("a list was asked for %d times in 30 files, want once (every %d, none while one is in flight)", asked, calibrateEvery)
+		t.Fatalf("a list was asked for %d times in 30 files, want once (every %d, none while one is in flight)", asked, DefaultCalibrateEvery)
 	}
 	if got := c.factor(); got != 1 {
 		t.Fatalf("factor %v before any list, want 1", got)
@@ -46,13 +46,13 @@ func TestCalibrationMedianAndBounds(t *testing.T) {
 	}
 	// Absurd measurements are bounded.
 	var slow []assemblyai.TranscriptListItem
-	for i := range calibrateWindow {
+	for i := range DefaultCalibrateWindow {
 		id := fmt.Sprint("s", i)
 		c.done(id, time.Second)
 		slow = append(slow, item(id, time.Minute, assemblyai.StatusCompleted))
 	}
 	c.listed(slow)
-	if got := c.factor(); got != calibrateBound {
-		t.Errorf("factor %v with ratios of 60, want the bound %d", got, calibrateBound)
+	if got := c.factor(); got != DefaultCalibrateBound {
+		t.Errorf("factor %v with ratios of 60, want the bound %d", got, DefaultCalibrateBound)
 	}
 }

@@ -50,12 +50,13 @@ func (h *heartbeat) beat(ctx context.Context) (rescued int64, err error) {
 	return rescued, nil
 }
 
-// run beats every lease/3 until ctx ends, then removes this worker's row.
+// run beats DefaultHeartbeatsPerLease times per lease until ctx ends, then
+// removes this worker's row.
 func (h *heartbeat) run(ctx context.Context) {
 	defer func() {
 		_, _ = h.store.db.ExecContext(context.WithoutCancel(ctx), `DELETE FROM durascribe_worker WHERE id = $1`, h.id)
 	}()
-	tick := time.NewTicker(h.lease / 3)
+	tick := time.NewTicker(h.lease / DefaultHeartbeatsPerLease)
 	defer tick.Stop()
 	for {
 		select {

@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/durascribe/durascribe/preflight"
 )
 
 // ErrNoInputs is returned when the arguments name no audio at all.
@@ -72,7 +74,7 @@ func ResolveInputs(args []string, params json.RawMessage) ([]Input, error) {
 				return fmt.Errorf("read list %s: lists nested too deep", arg)
 			}
 			return readList(strings.TrimPrefix(arg, "@"), func(line string) error { return resolve(line, depth+1) })
-		case strings.HasPrefix(arg, "http://") || strings.HasPrefix(arg, "https://"):
+		case preflight.IsURL(arg):
 			in, err := urlInput(arg)
 			if err != nil {
 				return err

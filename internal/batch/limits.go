@@ -35,22 +35,7 @@ func (l *rateLimiter) Wait(ctx context.Context) error {
 	at := l.next
 	l.next = l.next.Add(l.interval)
 	l.mu.Unlock()
-	return sleep(ctx, at.Sub(now))
-}
-
-// sleep waits d, or until ctx is done: then it returns context.Cause(ctx).
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
+	return resilience.Sleep(ctx, at.Sub(now))
 }
 
 // retryPolicy is River's schedule for files whose in-process retries are

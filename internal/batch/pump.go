@@ -12,22 +12,16 @@ import (
 	"github.com/durascribe/durascribe/transcribe"
 )
 
-// wokenTTL is how long a job woken by the upload pump counts as on its way:
-// one that has not run by then (another process took it, or it finished)
-// no longer holds back further wake-ups.
-const wokenTTL = time.Second
-
 // uploadPump keeps the files uploaded ahead of free transcript slots topped
 // up. Jobs turned away at the upload gate snooze for a spread-out delay (so
-// that 10,000 queued files cost a bounded number of job runs per second);
-// left alone they come back at uploadGateRate per second, which is less than
+// that 10,000 queued files cost a bounded number of job runs per second); left
+// alone they come back at DefaultUploadGateRate per second, which is less than
 // a fast batch creates transcripts. The pump wakes them in order, as many as
-// the uploaded-ahead buffer lacks, whenever a slot is taken or an upload
-// ends: demand-driven supply, without extra runs of jobs that would only be
-// turned away again. Their snooze stays as the backstop (other processes,
-// restarts). Jobs are woken lowest id first, which is the queue's order
-// (largest file first, see largestFirst), not the order they were turned
-// away in.
+// the uploaded-ahead buffer lacks, whenever a slot is taken or an upload ends:
+// demand-driven supply, without extra runs of jobs that would only be turned
+// away again. Their snooze stays as the backstop (other processes, restarts).
+// Jobs are woken lowest id first, which is the queue's order (largest file
+// first, see largestFirst), not the order they were turned away in.
 type uploadPump struct {
 	mu     sync.Mutex
 	gated  idHeap              // snoozed at the upload gate, lowest id on top (may hold stale ids)
@@ -110,7 +104,7 @@ func (p *uploadPump) take(n int, now time.Time) []int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for id, at := range p.woken {
-		if now.Sub(at) > wokenTTL {
+		if now.Sub(at) > DefaultWokenTTL {
 			delete(p.woken, id)
 		}
 	}
@@ -146,9 +140,10 @@ func (r *Runner) runPump(ctx context.Context) {
 			continue
 		}
 		// Room in the buffer (as uploadAhead counts it), less the uploads
-		// running; at most twice the upload concurrency on its way at once,
-		// so that woken jobs find an upload slot rather than snooze again.
-		room := min(r.cfg.Concurrency-m[transcribe.StageCreate]-r.uploads.running(), 2*r.cfg.UploadConcurrency)
+		// running; at most DefaultPumpWakeFactor times the upload
+		// concurrency on its way at once, so that woken jobs find an upload
+		// slot rather than snooze again.
+		room := min(r.cfg.Concurrency-m[transcribe.StageCreate]-r.uploads.running(), DefaultPumpWakeFactor*r.cfg.UploadConcurrency)
 		for _, id := range r.pump.take(room, time.Now()) {
 			row, err := r.client.JobRetry(ctx, id)
 			switch {

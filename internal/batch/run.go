@@ -49,21 +49,21 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 		ended:   make(chan struct{}, 1),
 		parked:  map[int64]struct{}{},
 	}
-	r.slots = newSlots(cfg.Concurrency, slotWaiters(cfg.Concurrency), max(r.scale(time.Second), 20*time.Millisecond))
+	r.slots = newSlots(cfg.Concurrency, slotWaiters(cfg.Concurrency), r.scaleFloor(DefaultSlotRecheck, DefaultSlotRecheckFloor))
 	r.wakeCtx, r.cancelWake = context.WithCancel(context.WithoutCancel(ctx))
 	defer r.cancelWake()
 	r.tcfg = cfg.Transcribe
 	if r.tcfg.Profile.Name == "" {
 		r.tcfg.Profile, _ = resilience.LookupProfile("default")
 	}
-	r.tcfg.Profile = scaleProfile(r.tcfg.Profile, cfg.TimeScale)
+	r.tcfg.Profile = r.tcfg.Profile.Scaled(cfg.TimeScale)
 	// The processing-time estimate is given in API time, like every other
 	// duration, and scaled here with them.
 	if r.tcfg.ProcessingBase == 0 {
-		r.tcfg.ProcessingBase = 3 * time.Second
+		r.tcfg.ProcessingBase = transcribe.DefaultProcessingBase
 	}
 	if r.tcfg.ProcessingFactor == 0 {
-		r.tcfg.ProcessingFactor = 0.15
+		r.tcfg.ProcessingFactor = transcribe.DefaultProcessingFactor
 	}
 	if r.tcfg.CreateLandingMargin == 0 {
 		r.tcfg.CreateLandingMargin = transcribe.DefaultCreateLandingMargin
@@ -71,14 +71,9 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 	r.tcfg.CreateLandingMargin = r.scale(r.tcfg.CreateLandingMargin)
 	r.tcfg.ProcessingBase = r.scale(r.tcfg.ProcessingBase)
 	r.tcfg.ProcessingFactor *= cfg.TimeScale
-	if r.tcfg.Budget == nil {
-		r.tcfg.Budget = resilience.NewBudget(resilience.BudgetConfig{})
-	}
-	if r.tcfg.Breakers == nil {
-		bc := cfg.Breaker
-		bc.OnStateChange = r.onBreaker
-		r.tcfg.Breakers = resilience.NewBreakers(bc)
-	}
+	bc := cfg.Breaker
+	bc.OnStateChange = r.onBreaker
+	r.tcfg = r.tcfg.WithSharedDefaults(bc)
 	r.tcfg.Limiter = newRateLimiter(cfg.RequestsPerSecond, max(int(cfg.RequestsPerSecond), 1))
 	if _, err := transcribe.New(r.tcfg); err != nil {
 		return Summary{}, fmt.Errorf("run batch: %w", err)
@@ -179,7 +174,7 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) (Summary, error) {
 func (r *Runner) wait(ctx context.Context) error {
 	tick := time.NewTicker(r.cfg.ProgressEvery)
 	defer tick.Stop()
-	check := time.NewTicker(max(r.scale(time.Second), 50*time.Millisecond))
+	check := time.NewTicker(r.scaleFloor(DefaultBacklogRefresh, DefaultBacklogRefreshFloor))
 	defer check.Stop()
 	for {
 		select {
@@ -297,12 +292,7 @@ func (r *Runner) onEvent(ctx context.Context, fileID int64, ev transcribe.Event)
 	if r.cfg.Transcribe.OnEvent != nil {
 		defer r.cfg.Transcribe.OnEvent(ev)
 	}
-	err := r.store.recordAttempt(ctx, Attempt{
-		FileID: fileID, Stage: string(ev.Stage), Endpoint: ev.Endpoint, Attempt: ev.Attempt, Start: ev.Start,
-		Duration: ev.Duration, StatusCode: ev.StatusCode, Class: ev.Class, Error: ev.Error, Delay: ev.Delay,
-		RetryAfter: ev.RetryAfter, BreakerState: ev.BreakerState, TranscriptID: ev.TranscriptID,
-	})
-	if err != nil {
+	if err := r.store.recordAttempt(ctx, attemptOf(fileID, ev)); err != nil {
 		r.logger.Warn("record attempt", slog.Int64("file_id", fileID), slog.Any("error", err))
 	}
 }
@@ -386,21 +376,6 @@ func progressOf(counts []Count) Progress {
 func (r *Runner) summary(ctx context.Context) (Summary, error) {
 	p, err := r.progress(ctx)
 	return Summary{Progress: p, OutputErrors: int(r.outputErrors.Load())}, err
-}
-
-// scaleProfile multiplies a profile's durations by f (tests and demos).
-func scaleProfile(p resilience.Profile, f float64) resilience.Profile {
-	if f == 1 || f == 0 {
-		return p
-	}
-	s := func(d time.Duration) time.Duration { return time.Duration(float64(d) * f) }
-	p.Backoff.Base, p.Backoff.Cap = s(p.Backoff.Base), s(p.Backoff.Cap)
-	p.Backoff.MaxElapsed, p.Backoff.MinDelay = s(p.Backoff.MaxElapsed), s(p.Backoff.MinDelay)
-	p.RetryAfterCap, p.PollInitial, p.PollMax = s(p.RetryAfterCap), s(p.PollInitial), s(p.PollMax)
-	// RetryAfterMax is not scaled: the emulator's Retry-After is whole
-	// seconds (at least 1) at any scale, so a scaled maximum would cut its
-	// ordinary throttles and defer files it means only to slow down.
-	return p
 }
 
 // riverLogger keeps River's own logs at warning level and above: its debug

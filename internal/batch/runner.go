@@ -36,7 +36,8 @@ type RunConfig struct {
 	// Transcribe.Breakers is nil; Run wraps OnStateChange to pause the
 	// queue (yours is called after that).
 	// Defaults to resilience defaults (scaled by TimeScale), except that
-	// ConsecutiveFailures defaults to 5 (negative: off), so that an outage
+	// ConsecutiveFailures defaults to DefaultConsecutiveFailures, 5
+	// (negative: off), so that an outage
 	// costs a few requests rather than as many failures as the window holds
 	// successes.
 	Breaker resilience.BreakerConfig
@@ -44,13 +45,13 @@ type RunConfig struct {
 	// nowhere (export later).
 	Output OutputConfig
 	// Concurrency is the number of transcripts in flight at the API.
-	// Defaults to 5, the free-account limit.
+	// Defaults to DefaultConcurrency (5), the free-account limit.
 	Concurrency int
 	// UploadConcurrency is the number of uploads in flight in this process.
-	// Defaults to 2.
+	// Defaults to DefaultUploadConcurrency (2).
 	UploadConcurrency int
-	// RequestsPerSecond caps API requests of this process. Defaults to 50
-	// (15,000 per 5 minutes: 75 % of the API's 20,000, leaving room for other
+	// RequestsPerSecond caps API requests of this process. Defaults to
+	// DefaultRequestsPerSecond, 50 (15,000 per 5 minutes: 75 % of the API's 20,000, leaving room for other
 	// clients of the account) per second of API time, that is 50/TimeScale
 	// per real second, so that a time-scaled run keeps the proportions of a
 	// real one. A value set here is per real second.
@@ -60,12 +61,14 @@ type RunConfig struct {
 	// [30 s, 60 s] growing to [30 s, 10 min], jittered), scaled by TimeScale.
 	Retry resilience.Backoff
 	// RetryFor is how long a file may keep failing transiently, from its
-	// first attempt, before it fails permanently. Defaults to 24 h.
+	// first attempt, before it fails permanently. Defaults to
+	// DefaultRetryFor (24 h).
 	RetryFor time.Duration
-	// JobTimeout bounds one attempt (an upload). Defaults to 10 min.
+	// JobTimeout bounds one attempt (an upload). Defaults to
+	// DefaultJobTimeout (10 min).
 	JobTimeout time.Duration
 	// RescueAfter is when a job left running by a killed process is run
-	// again. Defaults to JobTimeout + 2 min.
+	// again. Defaults to JobTimeout + DefaultRescueMargin (2 min).
 	RescueAfter time.Duration
 	// TimeScale multiplies the durations of this package and of the
 	// transcribe profile (for tests and demos). Defaults to 1.
@@ -82,7 +85,8 @@ type RunConfig struct {
 	// OnProgress is called every ProgressEvery with the counts. Defaults to
 	// nil.
 	OnProgress func(Progress)
-	// ProgressEvery is the period of OnProgress. Defaults to 2 s.
+	// ProgressEvery is the period of OnProgress. Defaults to
+	// DefaultProgressEvery (2 s).
 	ProgressEvery time.Duration
 	// OwnerRecheck is how often a run waiting for another process to stop
 	// working its SQLite store tries to take over. Defaults to
@@ -118,13 +122,13 @@ func (c RunConfig) WithDefaults() RunConfig {
 	}
 	scale := func(d time.Duration) time.Duration { return time.Duration(float64(d) * c.TimeScale) }
 	if c.Concurrency == 0 {
-		c.Concurrency = 5
+		c.Concurrency = DefaultConcurrency
 	}
 	if c.UploadConcurrency == 0 {
-		c.UploadConcurrency = 2
+		c.UploadConcurrency = DefaultUploadConcurrency
 	}
 	if c.RequestsPerSecond == 0 {
-		c.RequestsPerSecond = 50 / c.TimeScale
+		c.RequestsPerSecond = DefaultRequestsPerSecond / c.TimeScale
 	}
 	if c.Retry.Base == 0 {
 		p, _ := resilience.LookupProfile("batch")
@@ -132,19 +136,19 @@ func (c RunConfig) WithDefaults() RunConfig {
 		c.Retry.Base, c.Retry.Cap, c.Retry.MinDelay = scale(c.Retry.Base), scale(c.Retry.Cap), scale(c.Retry.MinDelay)
 	}
 	if c.RetryFor == 0 {
-		c.RetryFor = 24 * time.Hour
+		c.RetryFor = DefaultRetryFor
 	}
 	if c.JobTimeout == 0 {
-		c.JobTimeout = 10 * time.Minute
+		c.JobTimeout = DefaultJobTimeout
 	}
 	if c.RescueAfter == 0 {
-		c.RescueAfter = c.JobTimeout + 2*time.Minute
+		c.RescueAfter = c.JobTimeout + DefaultRescueMargin
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.ProgressEvery == 0 {
-		c.ProgressEvery = 2 * time.Second
+		c.ProgressEvery = DefaultProgressEvery
 	}
 	if c.StopGrace == 0 {
 		c.StopGrace = DefaultStopGrace
@@ -156,7 +160,7 @@ func (c RunConfig) WithDefaults() RunConfig {
 		c.OwnerLease = DefaultOwnerLease
 	}
 	if c.Breaker.ConsecutiveFailures == 0 {
-		c.Breaker.ConsecutiveFailures = defaultConsecutiveFailures
+		c.Breaker.ConsecutiveFailures = DefaultConsecutiveFailures
 	}
 	if c.Breaker.OpenDelay == 0 {
 		c.Breaker.OpenDelay = scale(resilience.DefaultBreakerOpenDelay)
@@ -183,11 +187,6 @@ func (c RunConfig) Validate() error {
 	}
 	return c.Output.Validate()
 }
-
-// defaultConsecutiveFailures is RunConfig.Breaker.ConsecutiveFailures when
-// zero. 5 host failures in a row are rare by chance even on a sick API (one
-// request in 5 failing: 3 in 10,000 runs of 5), and an outage trips at once.
-const defaultConsecutiveFailures = 5
 
 // Progress is a snapshot of the store for progress displays.
 type Progress struct {
@@ -250,31 +249,21 @@ func (r *Runner) scale(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * r.cfg.TimeScale)
 }
 
-// Waiting jobs come back at about these rates (per second), whatever their
-// number: each waits a uniform random share of count/rate, so returns are
-// spread evenly, while 10,000 queued files cost only uploadGateRate job
-// runs per second. Files turned away at the upload gate are woken by the
-// upload pump, lowest id first, as soon as there is room; their own return
-// is the backstop (other processes, restarts), kept rare because a job
-// back by itself takes the room from the one the pump woke, in random
-// order (at 50 per second, the largest-first order under load was close to
-// random). Uploaded files waiting for a transcript slot (at most
-// --concurrency of them) come back faster: an idle slot is idle API
-// capacity.
-const (
-	uploadGateRate = 10
-	slotGateRate   = 400
-)
+// scaleFloor is d in API time (scaled), but at least floor.
+func (r *Runner) scaleFloor(d, floor time.Duration) time.Duration {
+	return max(r.scale(d), floor)
+}
 
 // gateDelay is how long a job waits before checking for a free upload slot
-// (uploaded false) or transcript slot (uploaded true) again.
+// (uploaded false) or transcript slot (uploaded true) again: a uniform
+// random share of backlog/rate (see DefaultUploadGateRate).
 func (r *Runner) gateDelay(uploaded bool) time.Duration {
-	n, rate := r.uploadBacklog.Load(), float64(uploadGateRate)
+	n, rate := r.uploadBacklog.Load(), float64(DefaultUploadGateRate)
 	if uploaded {
-		n, rate = r.slotBacklog.Load(), slotGateRate
+		n, rate = r.slotBacklog.Load(), DefaultSlotGateRate
 	}
 	spread := float64(n+1) / rate * float64(time.Second)
-	return max(time.Duration(rand.Float64()*spread), 2*time.Millisecond)
+	return max(time.Duration(rand.Float64()*spread), DefaultGateDelayMin)
 }
 
 // uploadWaiters is how many jobs may wait in-process for an upload slot:
@@ -291,17 +280,14 @@ func uploadWaiters(cfg RunConfig) int { return cfg.Concurrency + cfg.UploadConcu
 // slot at once. A freed slot with no waiter would stay idle until a snoozed
 // file came back through River's fetch, and a snoozed file would lose its
 // turn to files uploaded after it.
-func slotWaiters(concurrency int) int { return max(2, concurrency) }
+func slotWaiters(concurrency int) int { return max(DefaultMinSlotWaiters, concurrency) }
 
 // slotPatience is how long a job waits in-process for a slot before it
-// snoozes: about a round of transcripts, so that a file uploaded just after
-// every slot was taken is still waiting when the round ends (with 5 s, files
-// waiting for transcripts of 6 s or more snoozed and came back through River
-// up to a fetch interval after their slot had freed). Waiters are bounded
-// (slotWaiters, uploadWaiters) and ask the store again every second for
-// slots freed by other processes.
+// snoozes (see DefaultSlotPatience). Waiters are bounded (slotWaiters,
+// uploadWaiters) and ask the store again every DefaultSlotRecheck for slots
+// freed by other processes.
 func (r *Runner) slotPatience(ctx context.Context) time.Duration {
-	return within(ctx, max(r.scale(time.Minute), 50*time.Millisecond))
+	return within(ctx, r.scaleFloor(DefaultSlotPatience, DefaultSlotPatienceFloor))
 }
 
 // within bounds an in-process wait of a job run to half the time its
@@ -316,13 +302,14 @@ func within(ctx context.Context, d time.Duration) time.Duration {
 }
 
 // fetchCooldown and fetchPollInterval are River's fetch timings: a job
-// whose snooze ended is picked up at the next fetch poll.
+// whose snooze ended is picked up at the next fetch poll. Scaled, but never
+// slower than at TimeScale 1 (see DefaultFetchPollInterval).
 func (r *Runner) fetchCooldown() time.Duration {
-	return min(100*time.Millisecond, max(r.scale(100*time.Millisecond), 10*time.Millisecond))
+	return min(DefaultFetchCooldown, r.scaleFloor(DefaultFetchCooldown, DefaultFetchCooldownFloor))
 }
 
 func (r *Runner) fetchPollInterval() time.Duration {
-	return min(250*time.Millisecond, max(r.scale(250*time.Millisecond), 20*time.Millisecond))
+	return min(DefaultFetchPollInterval, r.scaleFloor(DefaultFetchPollInterval, DefaultFetchPollIntervalFloor))
 }
 
 // pollLead is how much earlier than its poll is due a waiting job snoozes
@@ -355,7 +342,7 @@ func (r *Runner) awaitPoll(ctx context.Context, jobID int64) error {
 	if d <= 0 {
 		return nil
 	}
-	return sleep(ctx, d)
+	return resilience.Sleep(ctx, d)
 }
 
 // dueTimes maps job ids to when their next poll is due.
@@ -383,8 +370,8 @@ func (d *dueTimes) take(id int64) (time.Time, bool) {
 
 // pollDelay adapts the transcribe poll cadence (already time-scaled through
 // the profile) to the rate cap: polls of all transcripts in flight may use at
-// most half of it.
+// most DefaultPollRateShare of it.
 func (r *Runner) pollDelay(d time.Duration) time.Duration {
-	floor := time.Duration(float64(r.cfg.Concurrency) / (r.cfg.RequestsPerSecond / 2) * float64(time.Second))
+	floor := time.Duration(float64(r.cfg.Concurrency) / (r.cfg.RequestsPerSecond * DefaultPollRateShare) * float64(time.Second))
 	return max(d, floor)
 }

@@ -3,7 +3,6 @@ package batch
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -166,8 +165,4 @@ func (sl *slots) uploadAhead(ctx context.Context, st *Store, uploading int) (boo
 		return false, err
 	}
 	return m[transcribe.StageCreate]+uploading < sl.max, nil
-}
-
-func isURL(source string) bool {
-	return strings.HasPrefix(source, "http://") || strings.HasPrefix(source, "https://")
 }

@@ -22,7 +22,8 @@ type UploadConfig struct {
 	// is kept with the file and a reject fails the file. Defaults to nil: no
 	// check.
 	Preflight *preflight.Checker
-	// Concurrency is the number of uploads in flight. Defaults to 2.
+	// Concurrency is the number of uploads in flight. Defaults to
+	// DefaultUploadConcurrency (2).
 	Concurrency int
 	// OnFile is called after each file's upload (or its failure), from
 	// several goroutines at once. Defaults to nil.
@@ -56,14 +57,10 @@ func (s *Store) EnqueueUploaded(ctx context.Context, inputs []Input, cfg UploadC
 		return UploadResult{}, errors.New("enqueue uploaded: config needs Transcribe.Client")
 	}
 	if cfg.Concurrency < 1 {
-		cfg.Concurrency = 2
+		cfg.Concurrency = DefaultUploadConcurrency
 	}
-	if cfg.Transcribe.Budget == nil {
-		cfg.Transcribe.Budget = resilience.NewBudget(resilience.BudgetConfig{})
-	}
-	if cfg.Transcribe.Breakers == nil {
-		cfg.Transcribe.Breakers = resilience.NewBreakers(resilience.BreakerConfig{})
-	}
+	// One budget and set of breakers for the uploads of every file.
+	cfg.Transcribe = cfg.Transcribe.WithSharedDefaults(resilience.BreakerConfig{})
 	files, added, err := s.addFiles(ctx, largestFirst(inputs), time.Now())
 	if err != nil {
 		return UploadResult{}, fmt.Errorf("enqueue: %w", err)
@@ -167,10 +164,10 @@ func (s *Store) uploadOne(ctx context.Context, cfg UploadConfig, f *File) (uploa
 	if errors.Is(err, errTakenOver) {
 		return uploadDeferred, err
 	}
-	switch action, _ := transcribe.Decide(err); action {
+	switch action, _, serr := s.settle(ctx, f.ID, err, time.Now()); action {
 	case transcribe.ActionFail:
-		if merr := s.markFailed(context.WithoutCancel(ctx), f.ID, err.Error(), time.Now()); merr != nil && !errors.Is(merr, errNotActive) {
-			return uploadStop, merr
+		if serr != nil {
+			return uploadStop, serr
 		}
 		return uploadFailed, err
 	case transcribe.ActionStopRun:
@@ -178,6 +175,5 @@ func (s *Store) uploadOne(ctx context.Context, cfg UploadConfig, f *File) (uploa
 	case transcribe.ActionCanceled:
 		return uploadDeferred, err // the caller returns ctx's cause
 	}
-	_ = s.setLastError(context.WithoutCancel(ctx), f.ID, err.Error(), time.Now())
 	return uploadDeferred, err
 }

@@ -5,14 +5,12 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
-)
 
-// wakePage is how many jobs one JobList call of wakeParked reads.
-const wakePage = 500
+	"github.com/durascribe/durascribe/resilience"
+)
 
 // park remembers a job that waits for a transient reason (the breaker was
 // open, or its in-process retries were exhausted), so that it is woken when
@@ -53,10 +51,9 @@ func (r *Runner) wakeParkedLocked(host string) {
 		// in the retry schedule a moment later. Passes after the first catch
 		// those (the retryable jobs of every process are listed each time),
 		// soon: each such job holds a transcript slot, or its file, back
-		// from the recovered API until it is woken (a pass only after 1 s
-		// left full throughput 1.6-3.4 s late in the bench's outage).
-		for i, after := range wakePasses {
-			if i > 0 && sleep(r.wakeCtx, after) != nil {
+		// from the recovered API until it is woken (see DefaultWakePasses).
+		for i, after := range DefaultWakePasses() {
+			if i > 0 && resilience.Sleep(r.wakeCtx, after) != nil {
 				return
 			}
 			n, err := r.wakeParked(r.wakeCtx, ids)
@@ -71,12 +68,6 @@ func (r *Runner) wakeParkedLocked(host string) {
 	}()
 }
 
-// wakePasses are the waits before each pass of wakeParkedLocked, one after
-// the other: about 0, 20 ms, 70 ms, 170 ms, 0.4 s, 0.9 s, 1.9 s and 5 s after
-// the breaker closed.
-var wakePasses = []time.Duration{0, 20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond,
-	250 * time.Millisecond, 500 * time.Millisecond, time.Second, 3 * time.Second}
-
 // wakeParked retries (River's JobRetry: available now, attempts kept) the
 // retryable transcribe_file jobs and those of parked still waiting. A wait
 // shorter than River's scheduler interval (5 s) leaves a job available with
@@ -85,7 +76,7 @@ var wakePasses = []time.Duration{0, 20 * time.Millisecond, 50 * time.Millisecond
 func (r *Runner) wakeParked(ctx context.Context, parked []int64) (int, error) {
 	var ids []int64
 	list := func(p *river.JobListParams) error {
-		p = p.Kinds(TranscribeArgs{}.Kind()).Queues(QueueName).First(wakePage)
+		p = p.Kinds(TranscribeArgs{}.Kind()).Queues(QueueName).First(DefaultWakePage)
 		for {
 			res, err := r.client.JobList(ctx, p)
 			if err != nil {
@@ -94,7 +85,7 @@ func (r *Runner) wakeParked(ctx context.Context, parked []int64) (int, error) {
 			for _, j := range res.Jobs {
 				ids = append(ids, j.ID)
 			}
-			if len(res.Jobs) < wakePage {
+			if len(res.Jobs) < DefaultWakePage {
 				return nil
 			}
 			p = p.After(res.LastCursor)
@@ -103,7 +94,7 @@ func (r *Runner) wakeParked(ctx context.Context, parked []int64) (int, error) {
 	if err := list(river.NewJobListParams().States(rivertype.JobStateRetryable)); err != nil {
 		return 0, err
 	}
-	for chunk := range slices.Chunk(parked, wakePage) {
+	for chunk := range slices.Chunk(parked, DefaultWakePage) {
 		p := river.NewJobListParams().IDs(chunk...).
 			States(rivertype.JobStateAvailable, rivertype.JobStateScheduled, rivertype.JobStateRetryable)
 		if err := list(p); err != nil {

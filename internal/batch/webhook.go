@@ -103,15 +103,11 @@ type webhooks struct {
 	received, ends, refused atomic.Int64
 }
 
-// unreachedAfter is how many transcripts end without a single notification
-// before the run warns that webhooks do not reach it.
-const unreachedAfter = 5
-
 // ended forgets a job whose transcript ended, and warns once when
 // transcripts end but no notification ever came.
 func (h *webhooks) ended(jobID int64) {
 	h.forget(jobID)
-	if h.ends.Add(1) == unreachedAfter && h.received.Load() == 0 {
+	if h.ends.Add(1) == DefaultWebhookUnreachedAfter && h.received.Load() == 0 {
 		h.logger.Warn("transcripts end but no webhook notification arrives: check that the webhook URL reaches the listener; polling goes on as a fallback",
 			slog.String("url", h.base.Redacted()), slog.String("listen", h.ln.Addr().String()))
 	}
@@ -130,7 +126,7 @@ func newWebhooks(cfg WebhookConfig, secret string, wake func(int64), logger *slo
 		base: base, secret: []byte(secret), ln: cfg.Listener, wake: wake, logger: logger, onNote: cfg.OnNotification,
 		waiting: map[int64]chan struct{}{}, early: map[int64]time.Time{},
 	}
-	h.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second}
+	h.srv = &http.Server{Handler: h, ReadHeaderTimeout: DefaultWebhookReadTimeout, ReadTimeout: DefaultWebhookReadTimeout}
 	return h, nil
 }
 
@@ -197,9 +193,6 @@ func (h *webhooks) forget(jobID int64) {
 	h.mu.Unlock()
 }
 
-// earlyTTL is how long an unclaimed notice is kept.
-const earlyTTL = 10 * time.Minute
-
 // notify hands a notification to job jobID: to its in-process wait, or else
 // as a notice for its next wait, and it reports whether a wait took it.
 func (h *webhooks) notify(jobID int64) bool {
@@ -214,7 +207,7 @@ func (h *webhooks) notify(jobID int64) bool {
 		return true
 	}
 	for id, at := range h.early {
-		if now.Sub(at) > earlyTTL {
+		if now.Sub(at) > DefaultWebhookNoticeTTL {
 			delete(h.early, id)
 		}
 	}
@@ -238,7 +231,7 @@ func (h *webhooks) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if subtle.ConstantTimeCompare([]byte(req.Header.Get(webhookHeader)), h.secret) != 1 {
 		level := slog.LevelWarn
-		if h.refused.Add(1) > 3 {
+		if h.refused.Add(1) > DefaultWebhookRefusedWarnings {
 			level = slog.LevelDebug
 		}
 		h.logger.Log(req.Context(), level, "webhook notification refused: missing or wrong token", slog.String("remote", req.RemoteAddr))
@@ -275,17 +268,17 @@ func (h *webhooks) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 // webhookFallback is when a job with webhooks on polls without having been
-// notified: half as late again as it would without them, plus 15 s of API
-// time, the spacing of AssemblyAI's redeliveries (scaled by the run).
+// notified: half as late again as it would without them, plus
+// DefaultWebhookRedelivery of API time (scaled by the run).
 func (r *Runner) webhookFallback(d time.Duration) time.Duration {
-	return d + d/2 + r.scale(15*time.Second)
+	return d + d/2 + r.scale(DefaultWebhookRedelivery)
 }
 
 // webhookWait is the longest in-process wait for a notification; a job whose
 // fallback poll is further away snoozes after it, and the notification wakes
 // it through River (JobRetry). Well under JobTimeout and RescueAfter.
 func (r *Runner) webhookWait() time.Duration {
-	return min(r.cfg.JobTimeout/4, 2*time.Minute)
+	return min(r.cfg.JobTimeout/DefaultWebhookWaitDivisor, DefaultWebhookWait)
 }
 
 // wakeNotified makes a snoozed job available now, after its notification
@@ -307,7 +300,7 @@ func (r *Runner) wakeNotified(jobID int64) {
 	r.polls.take(jobID)
 	go func() {
 		defer r.wakes.Done()
-		ctx, cancel := context.WithTimeout(r.wakeCtx, 10*time.Second)
+		ctx, cancel := context.WithTimeout(r.wakeCtx, DefaultWebhookWakeTimeout)
 		defer cancel()
 		row, err := r.client.JobGet(ctx, jobID)
 		if err == nil && (row.State == rivertype.JobStateScheduled || row.State == rivertype.JobStateAvailable) {

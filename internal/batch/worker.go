@@ -16,10 +16,6 @@ import (
 	"github.com/durascribe/durascribe/transcribe"
 )
 
-// inProcessPoll is the longest wait for a next poll that a job spends
-// in-process rather than snoozed.
-const inProcessPoll = time.Second
-
 // worker works transcribe_file jobs: one short attempt per job run (an upload,
 // a create, or one status poll), with progress saved in our files table.
 type worker struct {
@@ -71,7 +67,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 		return nil // a stale job: the file was requeued or finished elsewhere
 	}
 	if r.stopping.Load() {
-		return river.JobSnooze(time.Second)
+		return river.JobSnooze(DefaultStopSnooze)
 	}
 	now := r.now()
 	if !f.StartedAt.IsZero() && now.Sub(f.StartedAt) > r.cfg.RetryFor {
@@ -126,7 +122,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 		holding = true
 		r.pump.signal()
 		if r.stopping.Load() { // stopped while this job waited
-			return false, river.JobSnooze(time.Second)
+			return false, river.JobSnooze(DefaultStopSnooze)
 		}
 		return true, nil
 	}
@@ -135,7 +131,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 			return err
 		}
 	}
-	if needsTranscript && (cp.Stage == "" || cp.Stage == transcribe.StageUpload) && !isURL(cp.Source) {
+	if needsTranscript && (cp.Stage == "" || cp.Stage == transcribe.StageUpload) && !preflight.IsURL(cp.Source) {
 		ok, err := r.slots.uploadAhead(ctx, st, r.uploads.running())
 		if err != nil {
 			return err
@@ -156,7 +152,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 		// The run may have stopped while this job waited (a 401 on
 		// another upload): send nothing more.
 		if r.stopping.Load() {
-			return river.JobSnooze(time.Second)
+			return river.JobSnooze(DefaultStopSnooze)
 		}
 		// Again with the upload slot held: others may have filled the
 		// files uploaded ahead while this job waited for it.
@@ -210,9 +206,9 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 		r.hooks.apply(&params, job.ID)
 	}
 	res, err := t.Step(ctx, cp, params, save)
-	// A poll due within a second (a transcript just past its expected end)
-	// is sent from here, when due, rather than whenever River fetches the
-	// snoozed job back: a late poll holds the transcript's slot for nothing.
+	// A poll due within DefaultInProcessPoll (a transcript just past its
+	// expected end) is sent from here, when due, rather than whenever River
+	// fetches the snoozed job back: a late poll holds the transcript's slot for nothing.
 	// With webhooks, the job waits here for its notification (up to
 	// webhookWait) and polls when it comes. Waiting here costs no
 	// throughput: at most --concurrency jobs have a transcript in flight,
@@ -230,7 +226,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 			next = r.webhookFallback(due)
 			wait = min(next, within(ctx, r.webhookWait()))
 			notice = r.hooks.watch(job.ID)
-		} else if due > within(ctx, max(r.pollLead(), inProcessPoll)) {
+		} else if due > within(ctx, max(r.pollLead(), DefaultInProcessPoll)) {
 			break
 		}
 		releaseSlot() // the store counts the transcript from here
@@ -268,7 +264,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[TranscribeArgs]) (err 
 // counts as a failed attempt and a re-run takes the file at once.
 func stopWait(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
-		return river.JobSnooze(time.Second)
+		return river.JobSnooze(DefaultStopSnooze)
 	}
 	return err
 }
@@ -331,23 +327,25 @@ func (r *Runner) complete(ctx context.Context, f *File, res transcribe.StepResul
 }
 
 // handleError turns a Step error into what River should do, per
-// transcribe.Decide.
+// transcribe.Decide (applied to the file by Store.settle).
 func (r *Runner) handleError(ctx context.Context, jobID int64, f *File, err error) error {
 	if ctx.Err() != nil {
 		return r.interrupted(ctx, f, err)
 	}
-	action, after := transcribe.Decide(err)
+	action, after, serr := r.store.settle(ctx, f.ID, err, r.now())
 	switch action {
 	case transcribe.ActionFail:
-		return r.fail(ctx, f, err.Error())
+		if serr != nil {
+			return serr
+		}
+		return r.failed(ctx, f, err.Error())
 	case transcribe.ActionStopRun:
 		r.stopRun(err)
 		// Keep the file queued, untouched: the run stops and a re-run resumes.
-		return river.JobSnooze(time.Second)
+		return river.JobSnooze(DefaultStopSnooze)
 	case transcribe.ActionCanceled:
 		return err
 	}
-	_ = r.store.setLastError(context.WithoutCancel(ctx), f.ID, err.Error(), r.now())
 	var boe *resilience.BreakerOpenError
 	if errors.As(err, &boe) && boe.RetryIn > 0 {
 		// Back when the breaker half-opens, or at once when it closes.
@@ -395,12 +393,37 @@ func (r *Runner) interrupted(ctx context.Context, f *File, err error) error {
 
 // fail ends a file permanently and cancels its job.
 func (r *Runner) fail(ctx context.Context, f *File, reason string) error {
-	ctx = context.WithoutCancel(ctx)
-	if err := r.store.markFailed(ctx, f.ID, reason, r.now()); err != nil && !errors.Is(err, errNotActive) {
+	if err := r.store.markFailed(context.WithoutCancel(ctx), f.ID, reason, r.now()); err != nil && !errors.Is(err, errNotActive) {
 		return err
 	}
-	r.fileEnded(ctx, f.ID, nil)
+	return r.failed(ctx, f, reason)
+}
+
+// failed ends the job of a file marked failed with reason.
+func (r *Runner) failed(ctx context.Context, f *File, reason string) error {
+	r.fileEnded(context.WithoutCancel(ctx), f.ID, nil)
 	return river.JobCancel(errors.New(reason))
+}
+
+// settle applies transcribe.Decide's verdict on err, an error of file id's
+// step, to the file's record, and returns the verdict: ActionFail marks the
+// file failed with err as the reason, ActionRetryLater keeps err as its last
+// error, ActionStopRun and ActionCanceled leave it as it is. It is the one
+// mapping of the worker (handleError) and of EnqueueUploaded (uploadOne);
+// what each then does with its job differs. The error is the store's, when
+// the file could not be marked failed (never for a file no longer active).
+func (s *Store) settle(ctx context.Context, id int64, err error, now time.Time) (transcribe.Action, time.Duration, error) {
+	ctx = context.WithoutCancel(ctx)
+	action, after := transcribe.Decide(err)
+	switch action {
+	case transcribe.ActionFail:
+		if merr := s.markFailed(ctx, id, err.Error(), now); merr != nil && !errors.Is(merr, errNotActive) {
+			return action, after, merr
+		}
+	case transcribe.ActionRetryLater:
+		_ = s.setLastError(ctx, id, err.Error(), now)
+	}
+	return action, after, nil
 }
 
 // decodeParams decodes stored transcript parameters, keeping keys the typed

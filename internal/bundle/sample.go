@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/durascribe/durascribe/preflight"
 )
 
 // ffmpegTimeout bounds one ffmpeg run; cutting 30 s never takes long.
@@ -18,7 +20,7 @@ const ffmpegTimeout = 2 * time.Minute
 // sample returns the audio sample entry for source: its base name, bytes and
 // a note saying how it was made or why there is none.
 func sample(ctx context.Context, in Input, source string) (name string, data []byte, note string) {
-	if strings.HasPrefix(source, "http://") || strings.HasPrefix(source, "https://") {
+	if preflight.IsURL(source) {
 		return "", nil, "No sample: the audio is a URL that durascribe did not download. " +
 			"Give support the URL if they can reach it, or attach a sample yourself."
 	}

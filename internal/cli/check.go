@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -154,7 +153,7 @@ func runCheck(ctx context.Context, opts *checkOptions) error {
 // directories. Arguments that do not exist are kept: their report says so.
 func expandSources(args []string) (targets []string, skipped int, err error) {
 	for _, a := range args {
-		if strings.HasPrefix(a, "http://") || strings.HasPrefix(a, "https://") {
+		if preflight.IsURL(a) {
 			targets = append(targets, a)
 			continue
 		}

@@ -29,6 +29,12 @@ type emulatorOptions struct {
 	ErrOut io.Writer
 }
 
+// emulatorReadHeaderTimeout is the emulator command's ReadHeaderTimeout:
+// 30 s, where the CLI's other servers use readHeaderTimeout (10 s). Both
+// only bound a client that never finishes its headers; the difference has
+// no recorded reason and is kept as it was.
+const emulatorReadHeaderTimeout = 30 * time.Second
+
 func newEmulatorCmd(s *streams) *cobra.Command {
 	opts := &emulatorOptions{Out: s.Out, ErrOut: s.ErrOut}
 	cmd := &cobra.Command{
@@ -95,7 +101,7 @@ func runEmulator(ctx context.Context, opts *emulatorOptions) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: em, ReadHeaderTimeout: 30 * time.Second}
+	srv := &http.Server{Handler: em, ReadHeaderTimeout: emulatorReadHeaderTimeout}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
@@ -109,7 +115,7 @@ func runEmulator(ctx context.Context, opts *emulatorOptions) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		_ = srv.Close()

@@ -301,13 +301,17 @@ func (v *progressView) breakerLine(w io.Writer, _ decor.Statistics) error {
 	return err
 }
 
-// roundWait rounds a wait for display: to the second, or to 100 ms under a
-// second (scaled-down demo runs).
+// subSecondWait is the display precision of a wait under a second
+// (scaled-down demo runs): tenths, as a person reads them.
+const subSecondWait = 100 * time.Millisecond
+
+// roundWait rounds a wait for display: to the second, or to subSecondWait
+// under a second.
 func roundWait(d time.Duration) time.Duration {
 	if d >= time.Second {
 		return d.Round(time.Second)
 	}
-	return d.Round(100 * time.Millisecond)
+	return d.Round(subSecondWait)
 }
 
 // swapWriter forwards writes to a writer that can be replaced while in use:

@@ -48,17 +48,30 @@ func listenLocal(ctx context.Context, addr, flag string, allowRemote bool, errOu
 	return ln, nil
 }
 
-// serveHTTP serves h on ln until stop is called; stop waits up to 5 s for
-// requests in progress.
+// The CLI's own HTTP servers (metrics, dashboard, the emulator a run starts).
+const (
+	// readHeaderTimeout keeps a client that never finishes its headers from
+	// holding a connection (and quiets gosec's Slowloris warning); the
+	// clients are local tools sending a few bytes, so ten seconds is ample.
+	// Round.
+	readHeaderTimeout = 10 * time.Second
+	// shutdownTimeout bounds how long a stopping server waits for requests
+	// in progress (a scrape, a page) before it closes them: they take
+	// milliseconds, and a stop must not hang. Round.
+	shutdownTimeout = 5 * time.Second
+)
+
+// serveHTTP serves h on ln until stop is called; stop waits up to
+// shutdownTimeout for requests in progress.
 func serveHTTP(ln net.Listener, h http.Handler) (stop func()) {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		_ = srv.Serve(ln)
 	}()
 	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()
 		if err := srv.Shutdown(ctx); err != nil {
 			_ = srv.Close()

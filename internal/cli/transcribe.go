@@ -88,9 +88,9 @@ func (o *workOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.LogFile, "log-file", "", "write logs to this file instead of stderr")
 	fs.DurationVar(&o.ExpectBase, "expect-processing-base", 0,
-		"estimated fixed part of AssemblyAI's processing time, which times the first poll (default 3s; the emulator's model with --emulator; scaled during the run by the measured times)")
+		fmt.Sprintf("estimated fixed part of AssemblyAI's processing time, which times the first poll (default %s; the emulator's model with --emulator; scaled during the run by the measured times)", transcribe.DefaultProcessingBase))
 	fs.Float64Var(&o.ExpectFactor, "expect-processing-factor", 0,
-		"estimated processing time per second of audio (default 0.15; the emulator's model with --emulator)")
+		fmt.Sprintf("estimated processing time per second of audio (default %g; the emulator's model with --emulator)", transcribe.DefaultProcessingFactor))
 	fs.StringVar(&o.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (loopback unless --allow-remote)")
 	fs.BoolVar(&o.AllowRemote, "allow-remote", false, "allow --metrics-addr on a non-loopback address")
 	fs.DurationVar(&o.KeepAttempts, "keep-attempts", 0,
@@ -264,16 +264,20 @@ func openSession(ctx context.Context, st *streams, o *workOptions) (_ *session, 
 	return s, nil
 }
 
+// minScaledTimeout is the floor under the CLI's time-scaled request
+// timeouts (see assemblyai.Config.WithTimeScale): 2 s, enough for a request
+// to a local emulator on a loaded test machine. Chosen by hand, not measured;
+// at --time-scale 1 it never applies.
+const minScaledTimeout = 2 * time.Second
+
 // newAPIClient is the AssemblyAI client of every command that calls the API.
 // Its request timeouts scale with the clock like every other duration (a
 // time-scaled run must not wait out a stalled request at full length), with
 // a floor for loaded test machines.
 func newAPIClient(st *streams, key, baseURL string, timeScale float64) (*assemblyai.Client, error) {
-	scaled := func(d time.Duration) time.Duration { return max(time.Duration(float64(d)*timeScale), 2*time.Second) }
 	client, err := assemblyai.New(assemblyai.Config{
 		APIKey: assemblyai.APIKey(key), BaseURL: baseURL, Getenv: st.Getenv,
-		RequestTimeout: scaled(30 * time.Second), UploadStallTimeout: scaled(60 * time.Second),
-	})
+	}.WithTimeScale(timeScale, minScaledTimeout))
 	if err != nil {
 		return nil, configErrorf(fmt.Errorf("configure API client: %w", err))
 	}
@@ -308,7 +312,7 @@ func (s *session) startEmulator(scenario string, scale float64, sidecarDirs []st
 		_ = em.Close()
 		return "", "", cfg, fmt.Errorf("start emulator: %w", err)
 	}
-	srv := &http.Server{Handler: em, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: em, ReadHeaderTimeout: readHeaderTimeout}
 	go func() { _ = srv.Serve(ln) }()
 	s.cleanups = append(s.cleanups, func() { _ = srv.Close(); _ = em.Close() })
 	return key, "http://" + ln.Addr().String(), cfg.WithDefaults(), nil

@@ -160,6 +160,10 @@ func fmtTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05Z")
 }
 
+// subMinute is the display precision of durations from a second to a
+// minute: hundredths of a second ("1.25s").
+const subMinute = 10 * time.Millisecond
+
 // fmtSecs prints seconds as a short duration ("1.25s", "3m4s").
 func fmtSecs(f float64) string {
 	d := time.Duration(f * float64(time.Second))
@@ -169,7 +173,7 @@ func fmtSecs(f float64) string {
 	case d < time.Second:
 		return d.Round(time.Millisecond).String()
 	case d < time.Minute:
-		return d.Round(10 * time.Millisecond).String()
+		return d.Round(subMinute).String()
 	}
 	return d.Round(time.Second).String()
 }
