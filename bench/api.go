@@ -69,9 +69,10 @@ func newAPIContender(o childOptions, key assemblyai.APIKey) (contenderFunc, erro
 		factor = transcribe.DefaultProcessingFactor
 	}
 	t, err := transcribe.New(transcribe.Config{
-		Client:  client,
-		Profile: prof.Scaled(ts),
-		Budget:  resilience.NewBudget(scaleBudget(resilience.BudgetConfig{}.WithDefaults(), ts)),
+		Client:              client,
+		Profile:             prof.Scaled(ts),
+		CreateLandingMargin: time.Duration(float64(transcribe.DefaultCreateLandingMargin) * ts),
+		Budget:              resilience.NewBudget(scaleBudget(resilience.BudgetConfig{}.WithDefaults(), ts)),
 		Breakers: resilience.NewBreakers(scaleBreaker(resilience.BreakerConfig{
 			ConsecutiveFailures: apiConsecutiveFailures,
 		}.WithDefaults(), ts)),

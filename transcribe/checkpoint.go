@@ -45,11 +45,16 @@ type Checkpoint struct {
 	// cleared when TranscriptID is saved. An IntentAt with no TranscriptID after
 	// a crash or an ambiguous failure means "a transcript may exist or may
 	// still appear": the list endpoint is searched for our upload URL, and
-	// until the create's horizon (IntentAt + the client's request timeout +
-	// Config.CreateLandingMargin) nothing is sent again, however often the
+	// until the create's horizon (IntentAt + the client's request timeout,
+	// or IntentAnsweredAt if earlier, + Config.CreateLandingMargin) nothing
+	// is sent again, however often the
 	// search comes back empty (a *CreatePendingError says when to look next).
 	// From the horizon on, one more empty search allows a new create.
 	IntentAt time.Time `json:"intent_at,omitzero"`
+	// IntentAnsweredAt is when the API answered that create ambiguously (a
+	// 5xx, a garbled 2xx): the server was done with it then, so the horizon
+	// runs from here rather than from IntentAt + the request timeout.
+	IntentAnsweredAt time.Time `json:"intent_answered_at,omitzero"`
 
 	// TranscriptID is the transcript being waited for, and CreatedAt when it
 	// was created (or adopted by reconciliation).

@@ -199,7 +199,7 @@ func TestServerClockBehindOursStillMatches(t *testing.T) {
 
 // TestCreateWithNothingCreatedWaitsForTheHorizon: a create answered 502
 // that made nothing is sent again, but only once the first can no longer
-// land (request timeout + landing margin), and the wait is reported as a
+// land (the landing margin after the answer), and the wait is reported as a
 // CreatePendingError that Decide turns into a retry at the horizon.
 func TestCreateWithNothingCreatedWaitsForTheHorizon(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -222,7 +222,9 @@ func TestCreateWithNothingCreatedWaitsForTheHorizon(t *testing.T) {
 		if !ok {
 			t.Fatalf("first step: %v, want a *CreatePendingError", err)
 		}
-		horizon := 30*time.Second + DefaultCreateLandingMargin
+		// The 502 is an answer: the horizon runs from it, not from the
+		// request timeout.
+		horizon := DefaultCreateLandingMargin
 		if pe.Until.Sub(res.Checkpoint.IntentAt) != horizon {
 			t.Fatalf("pending until %s after the intent, want %s", pe.Until.Sub(res.Checkpoint.IntentAt), horizon)
 		}
@@ -237,6 +239,43 @@ func TestCreateWithNothingCreatedWaitsForTheHorizon(t *testing.T) {
 		}
 		if d := second.Sub(start); d < horizon {
 			t.Fatalf("second create %s after the first, want ≥ %s", d, horizon)
+		}
+	})
+}
+
+// TestGatewayTimeoutWhileTheCreateGoesOn: a gateway answers 504 while the
+// API behind it goes on and makes the transcript 5 s later. The answer
+// brings the horizon forward, but not so far that the late transcript is
+// missed: it is adopted, and no second create goes out.
+func TestGatewayTimeoutWhileTheCreateGoesOn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		api := newFakeAPI()
+		var wg sync.WaitGroup
+		api.onCreate = func(n int, w http.ResponseWriter, created *fakeTranscript) bool {
+			if n != 1 || created != nil {
+				return false
+			}
+			wg.Go(func() {
+				time.Sleep(5 * time.Second)
+				api.mu.Lock()
+				defer api.mu.Unlock()
+				var url string
+				for u := range api.uploads {
+					url = u
+				}
+				api.transcripts = append(api.transcripts, &fakeTranscript{ID: "late", AudioURL: url,
+					Created: time.Now().UTC(), landed: time.Now(), Status: "queued", n: 1})
+			})
+			return apiError(504, "Gateway Timeout")(w)
+		}
+		tr, file := createWorld(t, api)
+		got, err := tr.Transcribe(t.Context(), file, assemblyai.TranscriptParams{})
+		wg.Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, creates, _, transcripts := api.counts(); creates != 1 || transcripts != 1 || got.ID != "late" {
+			t.Fatalf("creates=%d transcripts=%d adopted %q, want 1, 1, the late one", creates, transcripts, got.ID)
 		}
 	})
 }

@@ -285,7 +285,7 @@ func (s *step) create(ctx context.Context) error {
 		if err := s.pending(); err != nil {
 			return &StageError{Stage: StageCreate, Err: err}
 		}
-		s.cp.IntentAt = time.Time{}
+		s.cp.IntentAt, s.cp.IntentAnsweredAt = time.Time{}, time.Time{}
 	}
 	// An old upload cannot be trusted to exist any more: upload again.
 	if !preflight.IsURL(s.cp.Source) && s.t.cfg.Clock().Sub(s.cp.UploadedAt) > s.t.cfg.UploadMaxAge {
@@ -329,7 +329,7 @@ func (s *step) create(ctx context.Context) error {
 		if err := s.limit(ctx); err != nil {
 			return err
 		}
-		s.cp.IntentAt = s.t.cfg.Clock().UTC()
+		s.cp.IntentAt, s.cp.IntentAnsweredAt = s.t.cfg.Clock().UTC(), time.Time{}
 		if err := s.persist(ctx); err != nil {
 			return err
 		}
@@ -338,11 +338,17 @@ func (s *step) create(ctx context.Context) error {
 			// Only an answer from the API that is not ambiguous proves that
 			// no transcript was created; a dropped or cancelled request may
 			// have created one.
-			var ae *assemblyai.APIError
-			if errors.As(err, &ae) && assemblyai.Classify(err) != assemblyai.ClassAmbiguous {
+			_, answered := errors.AsType[*assemblyai.APIError](err)
+			if answered && assemblyai.Classify(err) != assemblyai.ClassAmbiguous {
 				s.cp.IntentAt = time.Time{}
-			} else {
-				ambiguous = true
+				return err
+			}
+			ambiguous = true
+			if _, garbled := errors.AsType[*assemblyai.ResponseError](err); answered || garbled {
+				// The server answered (a 5xx, a garbled 2xx): it is done
+				// with the request, which brings the horizon forward.
+				s.cp.IntentAnsweredAt = s.t.cfg.Clock().UTC()
+				_ = s.persist(ctx) // best effort: without it the horizon is only later
 			}
 			return err
 		}
@@ -370,7 +376,11 @@ func (s *step) create(ctx context.Context) error {
 // merely slow is found soon after it lands, at a cost of a few list
 // requests per file however long the horizon.
 func (s *step) pending() error {
-	until := s.cp.IntentAt.Add(s.t.cfg.Client.RequestTimeout() + s.t.cfg.CreateLandingMargin)
+	sent := s.cp.IntentAt.Add(s.t.cfg.Client.RequestTimeout()) // the client gave up by then
+	if a := s.cp.IntentAnsweredAt; !a.IsZero() && a.Before(sent) {
+		sent = a
+	}
+	until := sent.Add(s.t.cfg.CreateLandingMargin)
 	now := s.t.cfg.Clock()
 	if !now.Before(until) {
 		return nil
@@ -398,7 +408,7 @@ func (s *step) expected() time.Duration {
 func (s *step) adopt(ctx context.Context, id string, created time.Time) error {
 	s.cp.TranscriptID = id
 	s.cp.CreatedAt = created
-	s.cp.IntentAt = time.Time{}
+	s.cp.IntentAt, s.cp.IntentAnsweredAt = time.Time{}, time.Time{}
 	s.cp.TranscriptIDs = append(s.cp.TranscriptIDs, id)
 	s.cp.Polls = 0
 	s.cp.Stage = StageWait

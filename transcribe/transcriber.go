@@ -91,14 +91,15 @@ type Config struct {
 	Rand func() float64
 }
 
-// DefaultCreateLandingMargin is the default Config.CreateLandingMargin. A
-// server may go on with a create its client stopped waiting for (seen: a
-// create answered after 32 s against a 30 s timeout), and the list endpoint
-// may show a new transcript a little after it was made (seen: 2 s). One
-// minute covers both with room to spare; it is paid only by a file whose
-// create had an unknown outcome and whose transcript the list does not show,
-// so a generous value costs little.
-const DefaultCreateLandingMargin = time.Minute
+// DefaultCreateLandingMargin is the default Config.CreateLandingMargin: how
+// long a create may still land, or first show in the list, after its client
+// (our request timeout, or a gateway that answered 5xx) gave up on it. Seen:
+// a create answered 2 s past a 30 s timeout, and a list 2 s behind its
+// creates; 10 s is five times that. It is waited out only by a file whose
+// create had an unknown outcome and whose transcript the list does not
+// show, so it sets what a 5xx on create costs that file: a judgement between
+// that delay and the risk of a server slower than anything seen.
+const DefaultCreateLandingMargin = 10 * time.Second
 
 // DefaultCreateRelookMin is the shortest wait between two looks for a
 // create of unknown outcome. Looks are spaced by the intent's age (see
