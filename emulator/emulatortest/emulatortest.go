@@ -4,6 +4,7 @@
 package emulatortest
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"testing"
 
@@ -27,11 +28,24 @@ type Server struct {
 // the test if cfg is invalid.
 func New(tb testing.TB, cfg emulator.Config) *Server {
 	tb.Helper()
+	return NewWrapped(tb, cfg, nil)
+}
+
+// NewWrapped is New with the emulator's handler wrapped by wrap (nil: none),
+// for a test that needs a fault the scenarios cannot express (a Retry-After
+// date, a refusal that ends when the test says): wrap answers what it
+// chooses and hands the rest to the emulator.
+func NewWrapped(tb testing.TB, cfg emulator.Config, wrap func(http.Handler) http.Handler) *Server {
+	tb.Helper()
 	em, err := emulator.New(cfg)
 	if err != nil {
 		tb.Fatalf("start emulator: %v", err)
 	}
-	hs := httptest.NewServer(em)
+	var h http.Handler = em
+	if wrap != nil {
+		h = wrap(em)
+	}
+	hs := httptest.NewServer(h)
 	s := &Server{URL: hs.URL, APIKey: "test-key", Emulator: em, HTTP: hs}
 	if len(cfg.APIKeys) > 0 {
 		s.APIKey = cfg.APIKeys[0]

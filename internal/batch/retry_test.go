@@ -3,6 +3,7 @@ package batch_test
 import (
 	"bytes"
 	"context"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/durascribe/durascribe/emulator"
+	"github.com/durascribe/durascribe/emulator/emulatortest"
 	"github.com/durascribe/durascribe/internal/batch"
 )
 
@@ -22,38 +24,33 @@ func TestRetryReusesACompletedTranscript(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, dsn string) {
 		const scale = 0.01
-		em, err := emulator.New(emulator.Config{Seed: 9, TimeScale: scale})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = em.Close() })
 		var refuse atomic.Bool
 		refuse.Store(true)
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !refuse.Load() || r.Method != http.MethodGet || !strings.HasPrefix(r.URL.Path, "/v2/transcript/") {
-				em.ServeHTTP(w, r)
-				return
-			}
-			rec := httptest.NewRecorder()
-			em.ServeHTTP(rec, r)
-			if bytes.Contains(rec.Body.Bytes(), []byte(`"status":"completed"`)) {
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusBadRequest)
-				_, _ = w.Write([]byte(`{"error":"a permanent error on the completed transcript"}`))
-				return
-			}
-			for k, v := range rec.Header() {
-				w.Header()[k] = v
-			}
-			w.WriteHeader(rec.Code)
-			_, _ = w.Write(rec.Body.Bytes())
-		}))
-		t.Cleanup(srv.Close)
+		srv := emulatortest.NewWrapped(t, emulator.Config{Seed: 9, TimeScale: scale}, func(em http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !refuse.Load() || r.Method != http.MethodGet || !strings.HasPrefix(r.URL.Path, "/v2/transcript/") {
+					em.ServeHTTP(w, r)
+					return
+				}
+				rec := httptest.NewRecorder()
+				em.ServeHTTP(rec, r)
+				if bytes.Contains(rec.Body.Bytes(), []byte(`"status":"completed"`)) {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusBadRequest)
+					_, _ = w.Write([]byte(`{"error":"a permanent error on the completed transcript"}`))
+					return
+				}
+				maps.Copy(w.Header(), rec.Header())
+				w.WriteHeader(rec.Code)
+				_, _ = w.Write(rec.Body.Bytes())
+			})
+		})
+		em := srv.Emulator
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		const n = 3
 		st := queuedStore(t, ctx, dsn, n)
-		cfg := runConfig(t, srv.URL, "test-key", scale, "")
+		cfg := runConfig(t, srv.URL, srv.APIKey, scale, "")
 		if sum, err := st.Run(ctx, cfg); err != nil || sum.Failed != n {
 			t.Fatalf("first run: %v, %+v: want every file failed at the wait stage", err, sum)
 		}

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/durascribe/durascribe/emulator"
+	"github.com/durascribe/durascribe/emulator/emulatortest"
 	"github.com/durascribe/durascribe/internal/batch"
 )
 
@@ -28,25 +28,10 @@ func TestRetryAfterIn2100(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		st := queuedStore(t, ctx, dsn, 1)
-		em, err := emulator.New(emulator.Config{Seed: 7, TimeScale: scale})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = em.Close() })
 		var far atomic.Bool
 		far.Store(true)
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if far.Load() && r.Method == http.MethodPost && r.URL.Path == "/v2/transcript" {
-				w.Header().Set("Retry-After", "Fri, 31 Dec 2100 23:59:59 GMT")
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusTooManyRequests)
-				_, _ = w.Write([]byte(`{"error":"Too Many Requests"}`))
-				return
-			}
-			em.ServeHTTP(w, r)
-		}))
-		t.Cleanup(srv.Close)
-		cfg := runConfig(t, srv.URL, "test-key", scale, "")
+		srv := emulatortest.NewWrapped(t, emulator.Config{Seed: 7, TimeScale: scale}, farRetryAfter(&far))
+		cfg := runConfig(t, srv.URL, srv.APIKey, scale, "")
 		cfg.RequestsPerSecond = 5000
 
 		start := time.Now()
@@ -83,4 +68,21 @@ func TestRetryAfterIn2100(t *testing.T) {
 			t.Fatalf("re-run: %v (summary %+v), want the file done", err, sum)
 		}
 	})
+}
+
+// farRetryAfter answers creates 429 with a Retry-After in 2100 while far is
+// set.
+func farRetryAfter(far *atomic.Bool) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if far.Load() && r.Method == http.MethodPost && r.URL.Path == "/v2/transcript" {
+				w.Header().Set("Retry-After", "Fri, 31 Dec 2100 23:59:59 GMT")
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusTooManyRequests)
+				_, _ = w.Write([]byte(`{"error":"Too Many Requests"}`))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }

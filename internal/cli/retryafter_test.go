@@ -2,7 +2,6 @@ package cli
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/durascribe/durascribe/emulator"
+	"github.com/durascribe/durascribe/emulator/emulatortest"
 )
 
 // TestTranscribeRetryAfterIn2100 is issue 18 item 8 at the command line: an
@@ -20,24 +20,20 @@ import (
 // against the recovered API finishes the file at once.
 func TestTranscribeRetryAfterIn2100(t *testing.T) {
 	t.Parallel()
-	em, err := emulator.New(emulator.Config{TimeScale: 0.01})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = em.Close() })
 	var far atomic.Bool
 	far.Store(true)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if far.Load() && r.Method == http.MethodPost && r.URL.Path == "/v2/transcript" {
-			w.Header().Set("Retry-After", "Fri, 31 Dec 2100 23:59:59 GMT")
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusTooManyRequests)
-			_, _ = w.Write([]byte(`{"error":"Too Many Requests"}`))
-			return
-		}
-		em.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
+	srv := emulatortest.NewWrapped(t, emulator.Config{TimeScale: 0.01}, func(em http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if far.Load() && r.Method == http.MethodPost && r.URL.Path == "/v2/transcript" {
+				w.Header().Set("Retry-After", "Fri, 31 Dec 2100 23:59:59 GMT")
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusTooManyRequests)
+				_, _ = w.Write([]byte(`{"error":"Too Many Requests"}`))
+				return
+			}
+			em.ServeHTTP(w, r)
+		})
+	})
 	dir, tmp := t.TempDir(), t.TempDir()
 	writeClips(t, dir, 1)
 	db := filepath.Join(tmp, "ds.db")
