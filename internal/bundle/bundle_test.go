@@ -159,9 +159,9 @@ func TestBundleContents(t *testing.T) {
 		Root + "files/001-meeting_01.wav/preflight.json",
 		Root + "files/001-meeting_01.wav/sample.wav",
 		Root + "files/001-meeting_01.wav/summary.txt",
-		Root + "files/002-call.mp3_token__redacted_/attempts.json",
-		Root + "files/002-call.mp3_token__redacted_/errors.json",
-		Root + "files/002-call.mp3_token__redacted_/summary.txt",
+		Root + "files/002-call.mp3_token_REDACTED/attempts.json",
+		Root + "files/002-call.mp3_token_REDACTED/errors.json",
+		Root + "files/002-call.mp3_token_REDACTED/summary.txt",
 		Root + "system.json",
 	}
 	if !slices.Equal(names, want) {
