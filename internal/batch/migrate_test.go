@@ -14,7 +14,7 @@ import (
 // open a new store at the same moment race in migrations; each must open it.
 func TestConcurrentOpenOfANewSQLiteStore(t *testing.T) {
 	t.Parallel()
-	for round := range 5 {
+	for round := range 20 {
 		dsn := filepath.Join(t.TempDir(), fmt.Sprintf("new%d.db", round))
 		var wg sync.WaitGroup
 		errs := make(chan error, 4)

@@ -104,7 +104,7 @@ func Open(ctx context.Context, dsn string, opts OpenOptions) (*Store, error) {
 			return nil, fmt.Errorf("create sqlite %s: %w", path, err)
 		}
 		db, err := sql.Open("sqlite", "file:"+path+
-			"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)&_pragma=foreign_keys(ON)")
+			"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(ON)")
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
