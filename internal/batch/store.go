@@ -100,6 +100,16 @@ func Open(ctx context.Context, dsn string, opts OpenOptions) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("resolve database path: %w", err)
 		}
+		// Opening, the switch to WAL and migrations run under a lock file:
+		// they take milliseconds, so waiting without a context is bounded.
+		lock, err := os.OpenFile(path+".migrate-lock", os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("open migration lock: %w", err)
+		}
+		defer lock.Close() //nolint:errcheck // closing releases the lock; nothing written
+		if err := lockWait(lock); err != nil {
+			return nil, fmt.Errorf("lock migrations: %w", err)
+		}
 		if err := prepareSQLiteFile(path, logger); err != nil {
 			return nil, fmt.Errorf("create sqlite %s: %w", path, err)
 		}
@@ -142,21 +152,11 @@ func isPostgres(dsn string) bool {
 
 // migrate runs River's migrations and ours. Several processes may open a
 // new store at once (two commands started together), so migrations run
-// under a lock: PostgreSQL's advisory lock, or a lock file beside a SQLite
-// database (without it the loser of the race failed with "table
-// river_migration already exists").
+// under a lock: PostgreSQL's advisory lock here, or for SQLite the lock file
+// that Open holds from before the database is first opened (without it the
+// loser of the race failed with "table river_migration already exists", or
+// with SQLITE_BUSY switching a new file to WAL).
 func (s *Store) migrate(ctx context.Context) error {
-	if s.dialect == dialectSQLite {
-		f, err := os.OpenFile(s.path+".migrate-lock", os.O_CREATE|os.O_RDWR, 0o600)
-		if err != nil {
-			return fmt.Errorf("open migration lock: %w", err)
-		}
-		defer f.Close() //nolint:errcheck // closing releases the lock; nothing written
-		// Migrations take milliseconds: waiting without a context is bounded.
-		if err := lockWait(f); err != nil {
-			return fmt.Errorf("lock migrations: %w", err)
-		}
-	}
 	if s.dialect == dialectPostgres {
 		conn, err := s.pool.Acquire(ctx)
 		if err != nil {
