@@ -6,6 +6,7 @@ package emulatortest
 import (
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
 	"github.com/durascribe/durascribe/emulator"
@@ -59,4 +60,23 @@ func (s *Server) Close() {
 	s.HTTP.CloseClientConnections()
 	s.HTTP.Close()
 	_ = s.Emulator.Close()
+}
+
+// ThrottleCreates is a wrap for NewWrapped: while on is set, it answers
+// every POST /v2/transcript 429 with the given Retry-After header (say an
+// HTTP date far in the future, which no scenario can express); the rest
+// goes to the emulator.
+func ThrottleCreates(on *atomic.Bool, retryAfter string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if on.Load() && r.Method == http.MethodPost && r.URL.Path == "/v2/transcript" {
+				w.Header().Set("Retry-After", retryAfter)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusTooManyRequests)
+				_, _ = w.Write([]byte(`{"error":"Too Many Requests"}`))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }

@@ -3,7 +3,6 @@ package batch_test
 import (
 	"context"
 	"errors"
-	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -30,7 +29,7 @@ func TestRetryAfterIn2100(t *testing.T) {
 		st := queuedStore(t, ctx, dsn, 1)
 		var far atomic.Bool
 		far.Store(true)
-		srv := emulatortest.NewWrapped(t, emulator.Config{Seed: 7, TimeScale: scale}, farRetryAfter(&far))
+		srv := emulatortest.NewWrapped(t, emulator.Config{Seed: 7, TimeScale: scale}, emulatortest.ThrottleCreates(&far, "Fri, 31 Dec 2100 23:59:59 GMT"))
 		cfg := runConfig(t, srv.URL, srv.APIKey, scale, "")
 		cfg.RequestsPerSecond = 5000
 
@@ -68,21 +67,4 @@ func TestRetryAfterIn2100(t *testing.T) {
 			t.Fatalf("re-run: %v (summary %+v), want the file done", err, sum)
 		}
 	})
-}
-
-// farRetryAfter answers creates 429 with a Retry-After in 2100 while far is
-// set.
-func farRetryAfter(far *atomic.Bool) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if far.Load() && r.Method == http.MethodPost && r.URL.Path == "/v2/transcript" {
-				w.Header().Set("Retry-After", "Fri, 31 Dec 2100 23:59:59 GMT")
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusTooManyRequests)
-				_, _ = w.Write([]byte(`{"error":"Too Many Requests"}`))
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"net/http"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -22,18 +21,8 @@ func TestTranscribeRetryAfterIn2100(t *testing.T) {
 	t.Parallel()
 	var far atomic.Bool
 	far.Store(true)
-	srv := emulatortest.NewWrapped(t, emulator.Config{TimeScale: 0.01}, func(em http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if far.Load() && r.Method == http.MethodPost && r.URL.Path == "/v2/transcript" {
-				w.Header().Set("Retry-After", "Fri, 31 Dec 2100 23:59:59 GMT")
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusTooManyRequests)
-				_, _ = w.Write([]byte(`{"error":"Too Many Requests"}`))
-				return
-			}
-			em.ServeHTTP(w, r)
-		})
-	})
+	srv := emulatortest.NewWrapped(t, emulator.Config{TimeScale: 0.01},
+		emulatortest.ThrottleCreates(&far, "Fri, 31 Dec 2100 23:59:59 GMT"))
 	dir, tmp := t.TempDir(), t.TempDir()
 	writeClips(t, dir, 1)
 	db := filepath.Join(tmp, "ds.db")
